@@ -1,0 +1,68 @@
+"""The original article's DCGAN on handwritten digits (defects fixed; see ganjax/models/dcgan.py).
+
+  ganjax train experiments/dcgan_mnist.py --workdir runs/dcgan                  # offline sklearn digits
+  ganjax train experiments/dcgan_mnist.py:runlocal --workdir /tmp/x             # a one-minute smoke run
+  ganjax train experiments/dcgan_mnist.py --workdir runs/m --config.data.source=idx:../shared/data/mnist
+"""
+import ml_collections
+
+from ganjax.config import parse_arg
+
+
+def get_config(arg=None):
+    arg = parse_arg(arg, runlocal=False)
+    c = ml_collections.ConfigDict()
+    c.experiment = "dcgan"
+    c.seed = 0
+
+    c.data = ml_collections.ConfigDict()
+    c.data.source = "digits"      # digits | idx:PATH | folder:PATH | tfds:NAME[:split]
+    c.data.holdout = 0.2          # the last 20 % are held out for evaluation
+    c.data.limit = 0              # use only the first N images (0 = all)
+    c.data.resize = False         # folder: resize images of another size to model.image_size
+    c.data.tfds_dir = ""
+
+    c.model = ml_collections.ConfigDict()
+    c.model.arch = "article"      # article (28x28, the original's layers) | dcgan64 (Radford et al.)
+    c.model.image_size = 28
+    c.model.channels = 1
+    c.model.latent_dim = 100
+    c.model.g_width = 128
+    c.model.d_width = 128
+    c.model.upsample = "subpixel"  # conv_transpose (the article's; slow on CPU) | subpixel | resize_conv
+    c.model.dtype = "float32"      # or bfloat16 (compute; parameters stay float32)
+
+    c.loss = ml_collections.ConfigDict()
+    c.loss.name = "nonsaturating"  # nonsaturating | minimax | hinge | least_squares | wgan_gp
+    c.loss.r1_gamma = 0.0          # > 0 adds (γ/2)·E‖∇D(x)‖² on reals
+    c.loss.gp_weight = 10.0        # used by wgan_gp
+
+    c.optim = ml_collections.ConfigDict()
+    for side in ("g", "d"):
+        c.optim[side] = ml_collections.ConfigDict(dict(lr=2e-4, b1=0.5, b2=0.999, decay_start=1.0))
+
+    c.train = ml_collections.ConfigDict()
+    c.train.steps = 2000
+    c.train.batch_size = 64
+    c.train.steps_per_dispatch = 50   # steps fused into one compiled call (lax.scan)
+    c.train.log_every = 50
+    c.train.sample_every = 500
+    c.train.ckpt_every = 500
+    c.train.keep = 3                  # checkpoints kept
+    c.train.num_sample_grid = 64      # images in samples/step_XXXXXX.png (fixed noise)
+    c.train.on_nan = "stop"           # stop | restore (restore the last good checkpoint, skip ahead)
+
+    c.eval = ml_collections.ConfigDict()
+    c.eval.num_samples = 2000
+    c.eval.classifier_steps = 1500
+
+    if arg.runlocal:
+        c.train.steps = 100
+        c.train.steps_per_dispatch = 25
+        c.train.log_every = 25
+        c.train.sample_every = 50
+        c.train.ckpt_every = 50
+        c.model.g_width = c.model.d_width = 32
+        c.eval.num_samples = 200
+        c.eval.classifier_steps = 100
+    return c

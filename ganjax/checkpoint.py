@@ -1,0 +1,59 @@
+"""Checkpoints with orbax (the only module that imports it). Never pickles.
+
+A checkpoint is the whole GANState (params, optimizer states, mutable collections, step, PRNG key, recipe
+state, loss weights); the data order is a function of (key, step), so restoring it resumes exactly.
+Orbax writes each step to a temporary folder and renames it when complete, so a killed write never
+leaves a checkpoint that looks complete but is not.
+"""
+from __future__ import annotations
+
+import os
+
+import jax
+import orbax.checkpoint as ocp
+
+
+class CheckpointError(RuntimeError):
+    pass
+
+
+class Checkpoints:
+    """Save/restore GANState pytrees under `directory` (absolute), keeping the last `keep`."""
+
+    def __init__(self, directory: str, keep: int = 3, asynchronous: bool = True, read_only: bool = False):
+        self.directory = os.path.abspath(directory)
+        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=not read_only, read_only=read_only,
+                                               enable_async_checkpointing=asynchronous,
+                                               cleanup_tmp_directories=not read_only)
+        self.manager = ocp.CheckpointManager(self.directory, options=options)
+
+    def latest_step(self) -> int | None:
+        return self.manager.latest_step()
+
+    def all_steps(self) -> list[int]:
+        return list(self.manager.all_steps())
+
+    def save(self, step: int, state, force: bool = False) -> None:
+        self.manager.save(int(step), args=ocp.args.StandardSave(state), force=force)
+
+    def wait(self) -> None:
+        self.manager.wait_until_finished()
+
+    def restore(self, abstract_state, step: int | None = None):
+        """Restore into the structure of `abstract_state` (e.g. jax.eval_shape of the initial state)."""
+        step = self.latest_step() if step is None else step
+        if step is None:
+            raise CheckpointError(f"no checkpoint in {self.directory}")
+        if step not in self.all_steps():
+            raise CheckpointError(f"no checkpoint at step {step} in {self.directory}; have {self.all_steps()}")
+        target = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, abstract_state)
+        try:
+            return self.manager.restore(step, args=ocp.args.StandardRestore(target))
+        except (ValueError, KeyError, TypeError) as e:
+            msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+            raise CheckpointError(f"checkpoint at step {step} in {self.directory} does not fit this model "
+                                  f"({msg})") from None
+
+    def close(self) -> None:
+        self.manager.wait_until_finished()
+        self.manager.close()

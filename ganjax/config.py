@@ -1,0 +1,140 @@
+"""Experiment configs: load `experiments/NAME.py[:arg]`, apply dotted overrides, validate.
+
+An experiment file defines `get_config(arg=None)` returning an `ml_collections.ConfigDict`, and may define
+`sweep(add)`. `arg` is the text after the colon in `experiments/NAME.py:runlocal,steps=10`; `parse_arg`
+turns it into a ConfigDict of typed values (the big_vision convention).
+
+A config file is Python and is executed when loaded: run only configs you trust.
+"""
+from __future__ import annotations
+
+import ast
+import difflib
+import importlib.util
+import json
+import os
+from typing import Any, Iterable
+
+import ml_collections
+
+
+class ConfigError(ValueError):
+    """A config problem the user must fix; its message is one line."""
+
+
+def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
+    """Parse "runlocal,steps=10" into ConfigDict(runlocal=True, steps=10); keys must be in `defaults`."""
+    out = ml_collections.ConfigDict(dict(defaults))
+    for item in filter(None, (arg or "").split(",")):
+        key, eq, text = item.partition("=")
+        key = key.strip()
+        if key not in defaults:
+            raise ConfigError(f"unknown config argument {key!r}; valid: {', '.join(sorted(defaults)) or 'none'}")
+        out[key] = _parse_value(text, defaults[key]) if eq else True
+    return out
+
+
+def load_module(path: str):
+    """Import an experiment file by path."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"config file not found: {path}")
+    name = "ganjax_experiment_" + os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, "get_config"):
+        raise ConfigError(f"{path} defines no get_config(arg=None)")
+    return module
+
+
+def load(spec: str, overrides: Iterable[tuple[str, str]] = ()) -> ml_collections.ConfigDict:
+    """Load `path[:arg]`, apply `(dotted_key, text)` overrides, lock and validate the result."""
+    path, _, arg = spec.partition(":")
+    cfg = load_module(path).get_config(arg or None)
+    if not isinstance(cfg, ml_collections.ConfigDict):
+        raise ConfigError(f"{path}: get_config must return an ml_collections.ConfigDict")
+    cfg.lock()
+    with cfg.unlocked():
+        cfg.config_file = f"{os.path.abspath(path)}{':' + arg if arg else ''}"
+    apply_overrides(cfg, overrides)
+    validate(cfg)
+    return cfg
+
+
+def all_keys(cfg: ml_collections.ConfigDict, prefix: str = "") -> list[str]:
+    keys = []
+    for k, v in cfg.items():
+        full = prefix + k
+        keys.extend(all_keys(v, full + ".") if isinstance(v, ml_collections.ConfigDict) else [full])
+    return keys
+
+
+def apply_overrides(cfg: ml_collections.ConfigDict, overrides: Iterable[tuple[str, Any]]) -> None:
+    """Set each dotted key; an unknown key or a value of the wrong type is a ConfigError naming the key."""
+    for key, value in overrides:
+        parent, _, leaf = key.rpartition(".")
+        node = cfg
+        try:
+            for part in filter(None, parent.split(".")):
+                node = node[part]
+            if not isinstance(node, ml_collections.ConfigDict) or leaf not in node:
+                raise KeyError(key)
+        except (KeyError, AttributeError, TypeError):
+            close = difflib.get_close_matches(key, all_keys(cfg), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ConfigError(f"unknown config key {key!r}{hint}") from None
+        old = node[leaf]
+        if isinstance(old, ml_collections.ConfigDict):
+            raise ConfigError(f"config key {key!r} is a section; set one of its fields")
+        new = _parse_value(value, old) if isinstance(value, str) else value
+        try:
+            node[leaf] = new
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"config key {key!r}: expected {type(old).__name__}, got {value!r}") from e
+
+
+def _parse_value(text: str, old: Any) -> Any:
+    """Parse command-line text into the type of the existing value."""
+    text = text.strip()
+    try:
+        if isinstance(old, bool):
+            low = text.lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(text)
+        if isinstance(old, int):
+            return int(float(text)) if float(text).is_integer() else int(text)
+        if isinstance(old, float):
+            return float(text)
+        if isinstance(old, str) or old is None:
+            return text
+        if isinstance(old, (tuple, list)):
+            val = ast.literal_eval(text)
+            return type(old)(val if isinstance(val, (tuple, list)) else (val,))
+    except (ValueError, SyntaxError):
+        raise ConfigError(f"cannot read {text!r} as {type(old).__name__}") from None
+    return ast.literal_eval(text)
+
+
+def validate(cfg: ml_collections.ConfigDict) -> None:
+    """Checks that span several keys; single-key types are enforced by ConfigDict itself."""
+    t = cfg.get("train")
+    if t is None:
+        return
+    for name in ("steps", "batch_size", "steps_per_dispatch", "log_every", "ckpt_every", "sample_every"):
+        if name in t and t[name] <= 0:
+            raise ConfigError(f"config key 'train.{name}' must be positive, got {t[name]}")
+    if "dtype" in cfg.get("model", {}) and cfg.model.dtype not in ("float32", "bfloat16"):
+        raise ConfigError(f"config key 'model.dtype' must be float32 or bfloat16, got {cfg.model.dtype!r}")
+
+
+def to_json(cfg: ml_collections.ConfigDict) -> str:
+    return json.dumps(cfg.to_dict(), indent=2, sort_keys=True, default=str)
+
+
+def from_json(text: str) -> ml_collections.ConfigDict:
+    cfg = ml_collections.ConfigDict(json.loads(text))
+    cfg.lock()
+    return cfg

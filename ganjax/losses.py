@@ -1,0 +1,115 @@
+"""Adversarial losses, penalties, and reconstruction / style terms. All pure functions of arrays.
+
+Adversarial losses take D's logits on real and generated images and return scalar means:
+`d_loss(real_logits, fake_logits)` and `g_loss(fake_logits)`. The original article's pair is
+`nonsaturating`: L_D = −log D(x) − log(1 − D(G(z))), L_G = −log D(G(z)), computed from logits with
+softplus (log D = −softplus(−l), log(1 − D) = −softplus(l)) — never a sigmoid followed by a with-logits loss.
+"""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+class Adversarial(NamedTuple):
+    d_loss: Callable[[jax.Array, jax.Array], jax.Array]
+    g_loss: Callable[[jax.Array], jax.Array]
+
+
+def _mean(x):
+    return jnp.mean(x.astype(jnp.float32))
+
+
+def d_logistic(real, fake):
+    """−log σ(real) − log(1 − σ(fake)), the discriminator loss of the original GAN."""
+    return _mean(jax.nn.softplus(-real)) + _mean(jax.nn.softplus(fake))
+
+
+def g_nonsaturating(fake):
+    """−log σ(fake)."""
+    return _mean(jax.nn.softplus(-fake))
+
+
+def g_minimax(fake):
+    """log(1 − σ(fake)), minimised (the saturating original objective)."""
+    return -_mean(jax.nn.softplus(fake))
+
+
+def d_hinge(real, fake):
+    return _mean(jax.nn.relu(1.0 - real)) + _mean(jax.nn.relu(1.0 + fake))
+
+
+def g_hinge(fake):
+    return -_mean(fake)
+
+
+def d_least_squares(real, fake):
+    """(D(x) − 1)² + D(G(z))², as in LSGAN and the CycleGAN reference's MSE-to-target."""
+    return _mean(jnp.square(real - 1.0)) + _mean(jnp.square(fake))
+
+
+def g_least_squares(fake):
+    return _mean(jnp.square(fake - 1.0))
+
+
+def d_wasserstein(real, fake):
+    return _mean(fake) - _mean(real)
+
+
+def g_wasserstein(fake):
+    return -_mean(fake)
+
+
+ADVERSARIAL = {
+    "nonsaturating": Adversarial(d_logistic, g_nonsaturating),
+    "minimax": Adversarial(d_logistic, g_minimax),
+    "hinge": Adversarial(d_hinge, g_hinge),
+    "least_squares": Adversarial(d_least_squares, g_least_squares),
+    "wgan_gp": Adversarial(d_wasserstein, g_wasserstein),
+}
+
+
+def adversarial(name: str) -> Adversarial:
+    if name not in ADVERSARIAL:
+        raise ValueError(f"unknown loss {name!r}; valid: {', '.join(ADVERSARIAL)}")
+    return ADVERSARIAL[name]
+
+
+def _sq_grad_norm(d_fn, x):
+    g = jax.grad(lambda v: jnp.sum(d_fn(v)))(x)
+    return jnp.sum(jnp.square(g.astype(jnp.float32)).reshape(x.shape[0], -1), axis=1)
+
+
+def r1_penalty(d_fn, real):
+    """E‖∇ₓD(x)‖² on real images (Mescheder et al.); weight it by γ/2."""
+    return jnp.mean(_sq_grad_norm(d_fn, real))
+
+
+def gradient_penalty(d_fn, real, fake, key):
+    """WGAN-GP: E(‖∇D(x̂)‖ − 1)² at random interpolates x̂ between real and fake images."""
+    eps = jax.random.uniform(key, (real.shape[0],) + (1,) * (real.ndim - 1))
+    x_hat = eps * real + (1.0 - eps) * fake
+    return jnp.mean(jnp.square(jnp.sqrt(_sq_grad_norm(d_fn, x_hat) + 1e-12) - 1.0))
+
+
+def l1(a, b):
+    return _mean(jnp.abs(a - b))
+
+
+def gram(features):
+    """Gram matrix (N, C, C) of NHWC features, normalised by H·W·C."""
+    n, h, w, c = features.shape
+    f = features.reshape(n, h * w, c).astype(jnp.float32)
+    return jnp.einsum("npc,npd->ncd", f, f) / (h * w * c)
+
+
+def style_loss(feats_a, feats_b):
+    """Σ over layers of the mean squared difference of Gram matrices (Gatys et al.)."""
+    return sum(_mean(jnp.square(gram(a) - gram(b))) for a, b in zip(feats_a, feats_b))
+
+
+def content_loss(feats_a, feats_b):
+    """Σ over layers of the mean squared feature difference."""
+    return sum(_mean(jnp.square(a.astype(jnp.float32) - b.astype(jnp.float32))) for a, b in zip(feats_a, feats_b))

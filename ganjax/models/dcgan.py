@@ -1,0 +1,99 @@
+"""DCGAN generators and discriminators.
+
+`Generator`/`Discriminator`: the original article's MNIST DCGAN with its defects fixed — two stride-2
+upsamplings from 7x7 (not three, which gave 56x56), a last stride-1 convolution to the image, and a
+discriminator that returns logits (no sigmoid before a with-logits loss).
+
+`Generator64`/`Discriminator64`: the classic 64x64 DCGAN of Radford et al. (batch norm, 4x4 kernels).
+"""
+from __future__ import annotations
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from ganjax.models.upsample import Upsample, same_pad
+
+
+class Generator(nn.Module):
+    """z (N, latent) → images (N, S, S, C) in [-1, 1]; S = image_size, a multiple of 4."""
+    image_size: int = 28
+    channels: int = 1
+    width: int = 128
+    upsample: str = "subpixel"
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, z, train: bool = True):
+        base = self.image_size // 4
+        x = nn.relu(nn.Dense(base * base * self.width, dtype=self.dtype)(z))
+        x = x.reshape(z.shape[0], base, base, self.width)
+        for _ in range(2):
+            x = nn.relu(Upsample(self.width, 5, self.upsample, dtype=self.dtype)(x))
+        x = nn.Conv(self.channels, (5, 5), padding=same_pad(5), dtype=self.dtype)(x)
+        return jnp.tanh(x).astype(jnp.float32)
+
+
+class Discriminator(nn.Module):
+    """images (N, S, S, C) → logits (N,)."""
+    width: int = 128
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x, train: bool = True):
+        x = x.astype(self.dtype)
+        for _ in range(2):
+            x = nn.Conv(self.width, (5, 5), strides=(2, 2), padding=same_pad(5), dtype=self.dtype)(x)
+            x = nn.leaky_relu(x, 0.2)
+        x = nn.Dense(1, dtype=self.dtype)(x.reshape(x.shape[0], -1))
+        return x[:, 0].astype(jnp.float32)
+
+
+_init = nn.initializers.normal(0.02)
+
+
+def _bn(train, dtype):
+    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=dtype,
+                        scale_init=lambda k, s, d=jnp.float32: 1.0 + _init(k, s, d))
+
+
+class Generator64(nn.Module):
+    """Radford et al.'s generator: z → 4x4x8ngf → ... → (N, 64, 64, C), batch norm and ReLU."""
+    image_size: int = 64
+    channels: int = 3
+    width: int = 64
+    upsample: str = "conv_transpose"
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, z, train: bool = True):
+        n_up = {32: 3, 64: 4, 128: 5}.get(self.image_size)
+        if n_up is None:
+            raise ValueError(f"Generator64 supports image_size 32, 64 or 128, got {self.image_size}")
+        ch = self.width * 2 ** (n_up - 1)
+        x = nn.Dense(4 * 4 * ch, use_bias=False, kernel_init=_init, dtype=self.dtype)(z)
+        x = nn.relu(_bn(train, self.dtype)(x.reshape(z.shape[0], 4, 4, ch)))
+        for i in range(n_up - 1):
+            ch //= 2
+            x = Upsample(ch, 4, self.upsample, use_bias=False, kernel_init=_init, dtype=self.dtype)(x)
+            x = nn.relu(_bn(train, self.dtype)(x))
+        x = Upsample(self.channels, 4, self.upsample, kernel_init=_init, dtype=self.dtype)(x)
+        return jnp.tanh(x).astype(jnp.float32)
+
+
+class Discriminator64(nn.Module):
+    """Radford et al.'s discriminator: strided 4x4 convs, batch norm, LeakyReLU 0.2 → logits (N,)."""
+    width: int = 64
+    dtype: jnp.dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x, train: bool = True):
+        x = x.astype(self.dtype)
+        ch = self.width
+        i = 0
+        while x.shape[1] > 4:
+            x = nn.Conv(ch, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)), use_bias=False,
+                        kernel_init=_init, dtype=self.dtype)(x)
+            x = nn.leaky_relu(x if i == 0 else _bn(train, self.dtype)(x), 0.2)
+            ch, i = ch * 2, i + 1
+        x = nn.Conv(1, (4, 4), padding="VALID", kernel_init=_init, dtype=self.dtype)(x)
+        return x.reshape(x.shape[0]).astype(jnp.float32)

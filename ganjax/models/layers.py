@@ -1,0 +1,145 @@
+"""Shared building blocks for the image-to-image models (CycleGAN / pix2pix).
+
+The layers reproduce the conventions of the PyTorch reference
+(junyanz/pytorch-CycleGAN-and-pix2pix, ``models/networks.py``) in Flax linen:
+
+* weights drawn from N(0, 0.02), biases zero (the reference's ``init_weights``
+  with ``init_type='normal'``); batch-norm scales from N(1, 0.02);
+* instance norm without affine parameters (PyTorch ``InstanceNorm2d`` default,
+  ``affine=False``), batch norm with affine parameters, both with eps 1e-5;
+* explicit PyTorch-style padding, including the asymmetric padding that makes a
+  Flax transposed convolution equal to ``ConvTranspose2d(..., output_padding)``.
+
+Every module takes ``dtype`` (the computation dtype, e.g. ``jnp.bfloat16``);
+parameters are always stored in float32. All tensors are NHWC.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+Array = jax.Array
+Dtype = Any
+
+init_normal_002 = nn.initializers.normal(0.02)
+
+NORM_KINDS = ("instance", "batch", "none")
+
+
+def _bn_scale_init(key: Array, shape: tuple[int, ...], dtype: Dtype = jnp.float32) -> Array:
+    """N(1, 0.02) initialiser for batch-norm scales, as the reference's ``init_weights``."""
+    return 1.0 + 0.02 * jax.random.normal(key, shape, dtype)
+
+
+def torch_padding(p: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Flax explicit padding equal to PyTorch ``Conv2d(padding=p)``."""
+    return ((p, p), (p, p))
+
+
+def torch_transpose_padding(kernel: int, padding: int, output_padding: int = 0
+                            ) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Flax ``ConvTranspose`` padding equal to PyTorch ``ConvTranspose2d``.
+
+    ``jax.lax.conv_transpose`` pads the stride-dilated input explicitly, so
+    PyTorch's ``padding=p, output_padding=op`` becomes ``(k-1-p, k-1-p+op)`` on
+    each spatial axis. Output size: ``(H-1)*stride - 2p + k + op``. For the
+    ResNet generator's ``k=3, s=2, p=1, op=1`` this is ``((1, 2), (1, 2))`` and
+    the output is exactly ``2H``; for the U-Net's ``k=4, s=2, p=1`` it is
+    ``((2, 2), (2, 2))``, also ``2H``. Use with ``transpose_kernel=True`` to
+    get PyTorch's weight semantics (checked against torch in the tests).
+    """
+    lo = kernel - 1 - padding
+    pad = (lo, lo + output_padding)
+    return (pad, pad)
+
+
+def conv_bias(norm: str) -> bool:
+    """The reference's bias rule: convolutions before a norm have a bias only for instance norm."""
+    return norm == "instance"
+
+
+def conv(features: int, kernel: int, stride: int = 1, padding: int = 0, *,
+         use_bias: bool = True, dtype: Dtype = jnp.float32, name: str | None = None) -> nn.Conv:
+    """PyTorch-style ``Conv2d`` (zero padding ``padding`` on every side), N(0, 0.02) init."""
+    return nn.Conv(features, (kernel, kernel), strides=(stride, stride),
+                   padding=torch_padding(padding), use_bias=use_bias, dtype=dtype,
+                   param_dtype=jnp.float32, kernel_init=init_normal_002,
+                   bias_init=nn.initializers.zeros, name=name)
+
+
+def conv_transpose(features: int, kernel: int, stride: int, padding: int,
+                   output_padding: int = 0, *, use_bias: bool = True,
+                   dtype: Dtype = jnp.float32, name: str | None = None) -> nn.ConvTranspose:
+    """PyTorch-style ``ConvTranspose2d``; kernel layout ``(k, k, out, in)`` (transposed kernel)."""
+    return nn.ConvTranspose(features, (kernel, kernel), strides=(stride, stride),
+                            padding=torch_transpose_padding(kernel, padding, output_padding),
+                            use_bias=use_bias, transpose_kernel=True, dtype=dtype,
+                            param_dtype=jnp.float32, kernel_init=init_normal_002,
+                            bias_init=nn.initializers.zeros, name=name)
+
+
+class ReflectPad(nn.Module):
+    """``nn.ReflectionPad2d(pad)``: mirror padding without repeating the edge pixel."""
+
+    pad: int
+
+    def __call__(self, x: Array) -> Array:
+        p = self.pad
+        return jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)), mode="reflect")
+
+
+class InstanceNorm(nn.Module):
+    """Instance norm over H and W, separately for each example and channel.
+
+    ``affine=False`` (default) matches PyTorch's ``InstanceNorm2d`` as used by
+    the reference; ``affine=True`` adds a learned per-channel scale and bias.
+    Statistics are reduced in float32 even when ``dtype`` is bfloat16.
+    """
+
+    affine: bool = False
+    epsilon: float = 1e-5
+    dtype: Dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        return nn.InstanceNorm(epsilon=self.epsilon, use_bias=self.affine,
+                               use_scale=self.affine, dtype=self.dtype,
+                               param_dtype=jnp.float32)(x)
+
+
+class BatchNorm(nn.Module):
+    """Batch norm as PyTorch's ``BatchNorm2d`` (momentum 0.1, eps 1e-5, affine).
+
+    Uses batch statistics and updates the mutable ``'batch_stats'`` collection
+    when ``train`` is True; uses the running averages otherwise. (PyTorch keeps
+    the unbiased batch variance in its running average, Flax the biased one.)
+    """
+
+    dtype: Dtype = jnp.float32
+
+    @nn.compact
+    def __call__(self, x: Array, train: bool) -> Array:
+        return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+                            dtype=self.dtype, param_dtype=jnp.float32,
+                            scale_init=_bn_scale_init)(x)
+
+
+def norm_layer(kind: str, dtype: Dtype = jnp.float32, train: bool = False
+               ) -> Callable[[Array], Array]:
+    """Return a normalisation callable for ``kind`` in ``("instance", "batch", "none")``.
+
+    Call it inside a compact method: ``x = norm_layer(self.norm, self.dtype, train)(x)``.
+    ``"batch"`` needs ``train`` (and ``mutable=['batch_stats']`` when training).
+    """
+    if kind == "instance":
+        return InstanceNorm(dtype=dtype)
+    if kind == "batch":
+        bn = BatchNorm(dtype=dtype)
+        return lambda x: bn(x, train)
+    if kind == "none":
+        return lambda x: x
+    raise ValueError(f"unknown norm {kind!r}; expected one of {NORM_KINDS}")

@@ -1,0 +1,106 @@
+"""Unconditional image GANs: the original article's DCGAN (MNIST-sized) and the classic 64x64 DCGAN."""
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+
+from ganjax import losses
+from ganjax.data import batch_indices, load_dataset, to_float
+from ganjax.models.dcgan import Discriminator, Discriminator64, Generator, Generator64
+from ganjax.recipes.base import Recipe
+from ganjax.train.state import Runner, compute_dtype
+
+ARCHS = {"article": (Generator, Discriminator), "dcgan64": (Generator64, Discriminator64)}
+
+
+class DCGAN(Recipe):
+    sides = {"g": ("g",), "d": ("d",)}
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        m = cfg.model
+        if m.arch not in ARCHS:
+            raise ValueError(f"unknown model.arch {m.arch!r}; valid: {', '.join(ARCHS)}")
+        g_cls, d_cls = ARCHS[m.arch]
+        dtype = compute_dtype(m.dtype)
+        self.modules = {
+            "g": g_cls(image_size=m.image_size, channels=m.channels, width=m.g_width, upsample=m.upsample,
+                       dtype=dtype),
+            "d": d_cls(width=m.d_width, dtype=dtype),
+        }
+        self.adv = losses.adversarial(cfg.loss.name)
+        self.use_r1 = cfg.loss.r1_gamma > 0
+        self.use_gp = cfg.loss.name == "wgan_gp"
+        self.batch_size, self.latent_dim = cfg.train.batch_size, m.latent_dim
+        self.d_has_state = m.arch == "dcgan64"
+
+    @functools.cached_property
+    def dataset(self):
+        return load_dataset(self.cfg.data, self.cfg.model.image_size, self.cfg.model.channels)
+
+    def device_data(self):
+        return {"images": self.dataset.train}
+
+    def fixed_inputs(self, n):
+        return self.noise(jax.random.PRNGKey(self.cfg.seed + 1), n)
+
+    def visualize(self, state, z):
+        return self.sample(state, z)
+
+    def example_inputs(self):
+        m = self.cfg.model
+        return {"g": (jnp.zeros((2, m.latent_dim)),),
+                "d": (jnp.zeros((2, m.image_size, m.image_size, m.channels)),)}
+
+    def hparams(self):
+        return {"r1_gamma": self.cfg.loss.r1_gamma, "gp_weight": self.cfg.loss.gp_weight}
+
+    def sample_batch(self, data, step, data_key, key):
+        images = data["images"]
+        idx = batch_indices(data_key, step, images.shape[0], self.batch_size)
+        z = jax.random.normal(key, (self.batch_size, self.latent_dim))
+        return {"real": to_float(images[idx]), "z": z}
+
+    def generate(self, run, batch, hp):
+        return {"fake": run("g", batch["z"])}
+
+    def d_inputs(self, outputs, extra, key):
+        return outputs["fake"], extra
+
+    def _d_logits(self, run, real, fake):
+        if self.d_has_state:  # batch norm: real and fake batches normalised separately, as in PyTorch
+            return run("d", real), run("d", fake)
+        logits = run("d", jnp.concatenate([real, fake]))
+        return logits[: real.shape[0]], logits[real.shape[0]:]
+
+    def d_loss(self, run, batch, fake, key, hp):
+        real = batch["real"]
+        real_logits, fake_logits = self._d_logits(run, real, fake)
+        loss = self.adv.d_loss(real_logits, fake_logits)
+        metrics = {"d_real": jnp.mean(jax.nn.sigmoid(real_logits)), "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits))}
+        d_fn = lambda x: run("d", x, record=False)
+        if self.use_r1:
+            metrics["r1"] = r1 = losses.r1_penalty(d_fn, real)
+            loss = loss + 0.5 * hp["r1_gamma"] * r1
+        if self.use_gp:
+            metrics["gp"] = gp = losses.gradient_penalty(d_fn, real, fake, key)
+            loss = loss + hp["gp_weight"] * gp
+        return loss, metrics
+
+    def g_loss(self, run, batch, outputs, hp):
+        return self.adv.g_loss(run("d", outputs["fake"])), {}
+
+    # -- inference -----------------------------------------------------------------------------------
+    def noise(self, key, n):
+        return jax.random.normal(key, (n, self.latent_dim))
+
+    def sample(self, state, z):
+        """Images from latents with the generator in inference mode."""
+        run = Runner(self.modules, state.params["g"], state.model_state, jax.random.PRNGKey(0), train=False)
+        return run("g", z)
+
+    def d_logits(self, state, images):
+        run = Runner(self.modules, state.params["d"], state.model_state, jax.random.PRNGKey(0), train=False)
+        return run("d", images)

@@ -1,0 +1,112 @@
+"""Pictures of a run: sample grids, loss curves."""
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+from PIL import Image
+
+from ganjax.data import to_uint8
+
+
+def grid(images, nrow: int | None = None, pad: int = 2) -> np.ndarray:
+    """(N, H, W, C) images in [-1, 1] → one uint8 (rows·H, cols·W, C) mosaic."""
+    x = to_uint8(images)
+    n, h, w, c = x.shape
+    cols = nrow or int(math.ceil(math.sqrt(n)))
+    rows = int(math.ceil(n / cols))
+    out = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, c), 255, np.uint8)
+    for i in range(n):
+        r, q = divmod(i, cols)
+        out[pad + r * (h + pad): pad + r * (h + pad) + h, pad + q * (w + pad): pad + q * (w + pad) + w] = x[i]
+    return out
+
+
+def save_png(array: np.ndarray, path: str, scale: int = 1) -> str:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    im = Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
+    if scale > 1:
+        im = im.resize((im.width * scale, im.height * scale), Image.NEAREST)
+    tmp = path + ".tmp.png"
+    im.save(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def save_grid(images, path: str, nrow: int | None = None) -> str:
+    """A sample grid as PNG, enlarged so that small images stay legible."""
+    h = np.asarray(images).shape[1]
+    return save_png(grid(images, nrow), path, scale=max(1, 64 // h))
+
+
+def read_metrics(path: str) -> list[dict]:
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def plot_losses(metrics_path: str, out_path: str, keys: tuple[str, ...] | None = None) -> str | None:
+    """Loss curves (and D's outputs on real / fake when logged) from metrics.jsonl."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in read_metrics(metrics_path) if "step" in r]
+    if not rows:
+        return None
+    keys = keys or tuple(k for k in rows[-1] if k.endswith("loss"))
+    probs = [k for k in ("d_real", "d_fake") if k in rows[-1]]
+    fig, axes = plt.subplots(1, 2 if probs else 1, figsize=(11 if probs else 6, 3.6), squeeze=False)
+    steps = [r["step"] for r in rows]
+    for k in keys:
+        axes[0, 0].plot(steps, [r.get(k, np.nan) for r in rows], label=k)
+    axes[0, 0].set(xlabel="step", title="losses")
+    axes[0, 0].legend()
+    if probs:
+        for k in probs:
+            axes[0, 1].plot(steps, [r[k] for r in rows], label={"d_real": "D(x)", "d_fake": "D(G(z))"}[k])
+        axes[0, 1].set(xlabel="step", title="discriminator output", ylim=(0, 1))
+        axes[0, 1].legend()
+    fig.tight_layout()
+    tmp = out_path + ".tmp.png"
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, out_path)
+    return out_path
+
+
+def write_html(workdir: str) -> str:
+    """report.html: loss curves, the sample grid of every saved step (newest first), figures, eval results."""
+    import glob
+    import html
+
+    rel = lambda p: os.path.relpath(p, workdir)
+    parts = [f"<h1>{html.escape(os.path.basename(os.path.abspath(workdir)))}</h1>"]
+    if os.path.exists(os.path.join(workdir, "losses.png")):
+        parts.append('<h2>Losses</h2><img src="losses.png">')
+    for name in ("eval.json",):
+        path = os.path.join(workdir, name)
+        if os.path.exists(path):
+            with open(path) as f:
+                parts.append(f"<h2>{name}</h2><pre>{html.escape(f.read())}</pre>")
+    figures = sorted(glob.glob(os.path.join(workdir, "figures", "*.png")))
+    if figures:
+        parts.append("<h2>Figures</h2>" + "".join(
+            f'<figure><img src="{rel(p)}"><figcaption>{html.escape(os.path.basename(p))}</figcaption></figure>'
+            for p in figures))
+    samples = sorted(glob.glob(os.path.join(workdir, "samples", "step_*.png")), reverse=True)
+    if samples:
+        parts.append("<h2>Samples</h2>" + "".join(
+            f'<h3>{html.escape(os.path.basename(p)[:-4])}</h3><img src="{rel(p)}">' for p in samples))
+    page = ("<!doctype html><meta charset=utf-8><title>ganjax run</title><style>body{font-family:sans-serif;"
+            "margin:2em}img{max-width:100%;image-rendering:pixelated}figure{display:inline-block}</style>"
+            + "\n".join(parts))
+    out = os.path.join(workdir, "report.html")
+    tmp = out + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(page)
+    os.replace(tmp, out)
+    return out

@@ -1,0 +1,1 @@
+"""Training: the state pytree, the step skeleton, the loop."""

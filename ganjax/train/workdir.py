@@ -1,0 +1,84 @@
+"""The run folder: config.json, metrics.jsonl, checkpoints/, samples/, figures — and its safety checks."""
+from __future__ import annotations
+
+import json
+import os
+
+from ganjax import config as config_lib
+
+
+class RunFolderError(ValueError):
+    pass
+
+
+# Parts of the config that define what a run *is*; a run folder cannot be resumed with others.
+IDENTITY_KEYS = ("experiment", "model", "data.source")
+
+
+def _get(d: dict, dotted: str):
+    for part in dotted.split("."):
+        d = d.get(part, {}) if isinstance(d, dict) else {}
+    return d
+
+
+def prepare(workdir: str, cfg) -> str:
+    """Check that `workdir` is new, empty, or a run of this same experiment; write config.json."""
+    workdir = os.path.abspath(os.path.expanduser(workdir))
+    cfg_path = os.path.join(workdir, "config.json")
+    if os.path.exists(workdir) and not os.path.isdir(workdir):
+        raise RunFolderError(f"workdir {workdir} exists and is not a folder")
+    if os.path.isfile(cfg_path):
+        with open(cfg_path) as f:
+            try:
+                old = json.load(f)
+            except json.JSONDecodeError:
+                raise RunFolderError(f"{cfg_path} is not valid JSON; use another --workdir") from None
+        new = json.loads(config_lib.to_json(cfg))
+        for key in IDENTITY_KEYS:
+            if _get(old, key) != _get(new, key):
+                raise RunFolderError(f"workdir {workdir} holds another run ({key} differs: "
+                                     f"{_short(_get(old, key))} vs {_short(_get(new, key))}); use another --workdir")
+    elif os.path.isdir(workdir) and os.listdir(workdir):
+        raise RunFolderError(f"workdir {workdir} is not empty and holds no ganjax run; use a new folder")
+    os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
+    write_atomic(cfg_path, config_lib.to_json(cfg))
+    return workdir
+
+
+def _short(v) -> str:
+    s = json.dumps(v, sort_keys=True, default=str)
+    return s if len(s) < 60 else s[:57] + "..."
+
+
+def load_config(workdir: str):
+    path = os.path.join(os.path.abspath(os.path.expanduser(workdir)), "config.json")
+    if not os.path.isfile(path):
+        raise RunFolderError(f"{workdir} is not a ganjax run folder (no config.json)")
+    with open(path) as f:
+        return config_lib.from_json(f.read())
+
+
+def write_atomic(path: str, text: str) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+class MetricsLog:
+    """metrics.jsonl, truncated on resume to the restored step so that a resumed log has no duplicates."""
+
+    def __init__(self, path: str, resume_step: int):
+        self.path = path
+        if os.path.exists(path):
+            with open(path) as f:
+                keep = [line for line in f if line.strip() and json.loads(line).get("step", 0) <= resume_step]
+            write_atomic(path, "".join(keep))
+        self.file = open(path, "a")
+
+    def write(self, row: dict) -> None:
+        self.file.write(json.dumps(row) + "\n")
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
