@@ -7,13 +7,15 @@ leaves a checkpoint that looks complete but is not.
 """
 from __future__ import annotations
 
+from ganjax.errors import GanjaxError
+
 import os
 
 import jax
 import orbax.checkpoint as ocp
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(GanjaxError, RuntimeError):
     pass
 
 
@@ -57,3 +59,16 @@ class Checkpoints:
     def close(self) -> None:
         self.manager.wait_until_finished()
         self.manager.close()
+
+
+def save_tree(path: str, tree) -> None:
+    """Save any pytree of arrays (e.g. a cached classifier's params) to `path` with orbax."""
+    with ocp.StandardCheckpointer() as ckptr:
+        ckptr.save(os.path.abspath(path), tree, force=True)
+
+
+def load_tree(path: str, abstract_tree):
+    """Load a pytree saved by save_tree into the structure of `abstract_tree`."""
+    target = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, abstract_tree)
+    with ocp.StandardCheckpointer() as ckptr:
+        return ckptr.restore(os.path.abspath(path), target)

@@ -8,16 +8,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-USER_ERRORS = ()  # filled lazily in main() to keep `ganjax --help` fast
-
-
 def _user_errors():
-    from ganjax.checkpoint import CheckpointError
-    from ganjax.config import ConfigError
-    from ganjax.data.sources import DataError
-    from ganjax.train.loop import NonFiniteError
-    from ganjax.train.workdir import RunFolderError
-    return (ConfigError, DataError, RunFolderError, CheckpointError, NonFiniteError, FileNotFoundError)
+    from ganjax.errors import GanjaxError
+    return (GanjaxError, FileNotFoundError, FileExistsError)
 
 
 def split_overrides(argv: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
@@ -57,9 +50,40 @@ def cmd_sample(args, overrides):
 
 
 def cmd_eval(args, overrides):
+    from ganjax.recipes import TRANSLATION
+    from ganjax.train.workdir import load_config
+
+    if load_config(args.run).experiment in TRANSLATION:  # PSNR / SSIM against ground truth
+        from ganjax.eval_translation import evaluate_translation
+        evaluate_translation(args.run, step=args.step)
+        return
     from ganjax.evaluate import evaluate_run
 
     evaluate_run(args.run, step=args.step, num_samples=args.n)
+
+
+def cmd_translate(args, overrides):
+    from ganjax.translate import translate_run
+
+    written = translate_run(args.run, args.input, args.output, direction=args.direction, mode=args.mode,
+                            side_by_side=args.side_by_side, step=args.step, overwrite=args.overwrite)
+    print(f"wrote {len(written)} image(s) to {args.output} ({args.mode} mode, {args.direction})")
+
+
+def cmd_explain(args, overrides):
+    from ganjax.explain import explain
+
+    explain(args.run, what=args.what, method=args.method, n=args.n, baseline=args.baseline,
+            steps=args.steps, layer=args.layer, target=args.target, sign=args.sign,
+            outlier_perc=args.outlier_perc, output=args.output, step=args.step, seed=args.seed,
+            quiet=args.quiet)
+
+
+def cmd_attack(args, overrides):
+    from ganjax.explain import attack
+
+    attack(args.run, method=args.method, eps=args.eps, norm=args.norm, iters=args.iters, n=args.n,
+           output=args.output, step=args.step, seed=args.seed, quiet=args.quiet)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,11 +112,71 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--step", type=int, default=None)
     e.add_argument("--n", type=int, default=None, help="number of generated samples")
     e.set_defaults(func=cmd_eval)
+
+    tr = sub.add_parser("translate", help="translate images with a cyclegan / pix2pix run (any size)",
+                        description="Translate an image or a folder of images of any size with a trained "
+                                    "CycleGAN or pix2pix run; one PNG of the input's size per input.")
+    tr.add_argument("run", help="run folder")
+    tr.add_argument("--input", required=True, help="an image file or a folder of images")
+    tr.add_argument("--output", required=True, help="folder for the translated PNGs")
+    tr.add_argument("--direction", default="AtoB", choices=("AtoB", "BtoA"),
+                    help="AtoB uses G_A, BtoA G_B (cyclegan only); default AtoB")
+    tr.add_argument("--mode", default="resize", choices=("resize", "tile"),
+                    help="resize (default): to the training crop size and back; tile: overlapping "
+                         "crop-size tiles at full resolution, blended")
+    tr.add_argument("--side-by-side", action="store_true", help="write input | output")
+    tr.add_argument("--step", type=int, default=None, help="checkpoint step (default: latest)")
+    tr.add_argument("--overwrite", action="store_true", help="replace existing files in --output")
+    tr.set_defaults(func=cmd_translate)
+
+    x = sub.add_parser("explain", help="interpretability figures: attributions, layers, latent space",
+                       description="Figures (PNG) and numbers (JSON/CSV) in RUN/figures/ (or --output), "
+                                   "listed in RUN/report.html; nothing else in the run changes.")
+    x.add_argument("run", help="run folder")
+    x.add_argument("--what", default="discriminator",
+                   help="discriminator (default) | generator | translator | layers | latent")
+    x.add_argument("--method", default="ig", help="ig (default) | saliency | gradxinput | smoothgrad")
+    x.add_argument("--n", type=int, default=None, help="images or latents (default: 16, layers 256, "
+                                                       "latent 8, translator 4)")
+    x.add_argument("--baseline", default=None, help="IG baseline: black (default) | blur | noise | mean | "
+                                                    "zeros; generator: zeros (default) | mean latent")
+    x.add_argument("--steps", type=int, default=64, help="IG Gauss-Legendre steps (default 64)")
+    x.add_argument("--layer", default=None, help="layer IG at this D / translator layer; for layers: "
+                                                 "top-activating layer; for latent: GANSpace layer")
+    x.add_argument("--target", default=None, help='generator / translator output scalar: '
+                                                  '"region:y0:y1,x0:x1" | "pixel:y,x" | "channel:c"')
+    x.add_argument("--sign", default=None, help="heat maps: all | positive | negative | absolute_value "
+                                                "(default: all; saliency: absolute_value)")
+    x.add_argument("--outlier-perc", type=float, default=2.0, help="heat-map outlier percent (default 2)")
+    x.add_argument("--output", default=None, help="folder for the figures (default RUN/figures)")
+    x.add_argument("--step", type=int, default=None, help="checkpoint step (default: latest)")
+    x.add_argument("--seed", type=int, default=0)
+    x.add_argument("--quiet", action="store_true", help="no progress bars")
+    x.set_defaults(func=cmd_explain)
+
+    a = sub.add_parser("attack", help="discriminator accuracy under FGSM / PGD attacks",
+                       description="Reals are pushed toward 'fake', fakes toward 'real'; D's accuracy vs "
+                                   "epsilon as PNG, table and JSON in RUN/figures/ (or --output).")
+    a.add_argument("run", help="run folder")
+    a.add_argument("--method", default="pgd", help="pgd (default) | fgsm")
+    a.add_argument("--eps", default="0.01,0.03,0.1",
+                   help="comma-separated budgets in [-1, 1] image units (2x the same eps in [0, 1] "
+                        "units; 8/255 in [0, 1] is 0.063 here); default 0.01,0.03,0.1")
+    a.add_argument("--norm", default="linf", help="linf (default) | l2 (pgd only)")
+    a.add_argument("--iters", type=int, default=10, help="PGD steps (default 10)")
+    a.add_argument("--n", type=int, default=256, help="real and generated images each (default 256)")
+    a.add_argument("--output", default=None, help="folder for the figures (default RUN/figures)")
+    a.add_argument("--step", type=int, default=None, help="checkpoint step (default: latest)")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--quiet", action="store_true", help="no progress bars")
+    a.set_defaults(func=cmd_attack)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    import logging
+    logging.getLogger("absl").setLevel(logging.ERROR)  # orbax's notes on read-only managers etc.
     rest, overrides = split_overrides(argv)
     args = build_parser().parse_args(rest)
     if overrides and args.command != "train":

@@ -8,6 +8,8 @@ A config file is Python and is executed when loaded: run only configs you trust.
 """
 from __future__ import annotations
 
+from ganjax.errors import GanjaxError
+
 import ast
 import difflib
 import importlib.util
@@ -18,7 +20,7 @@ from typing import Any, Iterable
 import ml_collections
 
 
-class ConfigError(ValueError):
+class ConfigError(GanjaxError, ValueError):
     """A config problem the user must fix; its message is one line."""
 
 
@@ -86,11 +88,10 @@ def apply_overrides(cfg: ml_collections.ConfigDict, overrides: Iterable[tuple[st
         old = node[leaf]
         if isinstance(old, ml_collections.ConfigDict):
             raise ConfigError(f"config key {key!r} is a section; set one of its fields")
-        new = _parse_value(value, old) if isinstance(value, str) else value
         try:
-            node[leaf] = new
-        except (TypeError, ValueError) as e:
-            raise ConfigError(f"config key {key!r}: expected {type(old).__name__}, got {value!r}") from e
+            node[leaf] = _parse_value(value, old) if isinstance(value, str) else value
+        except (TypeError, ValueError):
+            raise ConfigError(f"config key {key!r}: expected {type(old).__name__}, got {value!r}") from None
 
 
 def _parse_value(text: str, old: Any) -> Any:

@@ -78,6 +78,17 @@ def plot_losses(metrics_path: str, out_path: str, keys: tuple[str, ...] | None =
     return out_path
 
 
+def _grid_columns(workdir: str) -> tuple[str, ...]:
+    """Column captions of the run's sample grids (translation runs), from config.json's experiment."""
+    from ganjax.recipes import grid_columns
+
+    try:
+        with open(os.path.join(workdir, "config.json")) as f:
+            return grid_columns(json.load(f).get("experiment", ""))
+    except (OSError, ValueError):
+        return ()
+
+
 def write_html(workdir: str) -> str:
     """report.html: loss curves, the sample grid of every saved step (newest first), figures, eval results."""
     import glob
@@ -99,7 +110,11 @@ def write_html(workdir: str) -> str:
             for p in figures))
     samples = sorted(glob.glob(os.path.join(workdir, "samples", "step_*.png")), reverse=True)
     if samples:
-        parts.append("<h2>Samples</h2>" + "".join(
+        columns = _grid_columns(workdir)
+        if columns:
+            parts.append("<h2>Samples</h2><p>Each row, left to right: " + " | ".join(map(html.escape, columns))
+                         + "</p>")
+        parts.append(("" if columns else "<h2>Samples</h2>") + "".join(
             f'<h3>{html.escape(os.path.basename(p)[:-4])}</h3><img src="{rel(p)}">' for p in samples))
     page = ("<!doctype html><meta charset=utf-8><title>ganjax run</title><style>body{font-family:sans-serif;"
             "margin:2em}img{max-width:100%;image-rendering:pixelated}figure{display:inline-block}</style>"

@@ -145,6 +145,8 @@ def test_figures(tmp_path, tiny):
     norm = figures.normalize_attr(np.asarray(attr[0]), "all")
     assert norm.shape == (8, 8) and norm.min() >= -1 and norm.max() <= 1 and norm.max() == 1.0
     assert figures.normalize_attr(np.asarray(attr[0]), "negative").min() >= 0
+    with pytest.raises(ValueError):
+        figures.heatmap_png(attr[:1], x[:1], tmp_path / "bad.png", sign="both")
 
 
 def test_capture_matches_partial_acts_fn(tiny):

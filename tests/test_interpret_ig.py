@@ -63,8 +63,13 @@ def test_path_nodes_weights():
         a, w = path_nodes(m, 7)
         assert a.shape == w.shape == (7,) and abs(w.sum() - 1) < 1e-12
         assert a.min() >= 0 and a.max() <= 1
-    a, _ = path_nodes("riemann_left", 4)
-    np.testing.assert_allclose(a, [0, 0.25, 0.5, 0.75])
+    expected = {"riemann_left": [0, 0.25, 0.5, 0.75], "riemann_right": [0.25, 0.5, 0.75, 1],
+                "riemann_middle": [0.125, 0.375, 0.625, 0.875], "riemann_trapezoid": [0, 1 / 3, 2 / 3, 1]}
+    for m, nodes in expected.items():
+        np.testing.assert_allclose(path_nodes(m, 4)[0], nodes, atol=1e-12)
+    np.testing.assert_allclose(path_nodes("riemann_trapezoid", 4)[1], [1 / 6, 1 / 3, 1 / 3, 1 / 6])
+    a, w = path_nodes("gausslegendre", 3)  # exact for polynomials of degree <= 5 on [0, 1]
+    np.testing.assert_allclose([np.sum(w * a ** p) for p in range(6)], [1 / (p + 1) for p in range(6)])
     with pytest.raises(ValueError):
         path_nodes("simpson", 4)
     with pytest.raises(ValueError):

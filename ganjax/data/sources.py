@@ -5,6 +5,8 @@ happens on the device, inside the compiled step (uint8 keeps the device copy fou
 """
 from __future__ import annotations
 
+from ganjax.errors import GanjaxError
+
 import glob
 import gzip
 import os
@@ -17,7 +19,7 @@ from PIL import Image
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 
 
-class DataError(ValueError):
+class DataError(GanjaxError, ValueError):
     """A data problem the user must fix; its message is one line."""
 
 

@@ -45,7 +45,7 @@ def capture(module, variables, x, **apply_kwargs) -> dict:
 
 
 def layer_names(module, variables, x, **apply_kwargs) -> list[str]:
-    """Names of the layers ``capture`` reports, in call order (shape evaluation only, no compute)."""
+    """Names of the layers ``capture`` reports, in flax's order (shape evaluation only, no compute)."""
     shapes = jax.eval_shape(lambda v, xx: capture(module, v, xx, **apply_kwargs), variables, x)
     return list(shapes.keys())
 

@@ -80,10 +80,12 @@ def heatmap_png(attr, image, path, sign: str = "absolute_value", outlier_perc: f
     """
     if method not in HEAT_METHODS:
         raise ValueError(f"method must be one of {HEAT_METHODS}, got {method!r}")
+    if sign not in SIGNS:
+        raise ValueError(f"sign must be one of {SIGNS}, got {sign!r}")
     attr, image = _batch(attr), _batch(image)
     n = image.shape[0]
     rows = 1 if method == "original_image" else 2
-    cmap, vmin, vmax = _CMAPS[sign] if sign in _CMAPS else _CMAPS["absolute_value"]
+    cmap, vmin, vmax = _CMAPS[sign]
     fig = Figure(figsize=(panel_size * n, panel_size * rows))
     axes = fig.subplots(rows, n, squeeze=False)
     for i in range(n):

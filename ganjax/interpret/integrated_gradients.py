@@ -11,7 +11,7 @@ only (no batch statistics in training mode), since gradients are taken of
 ``sum(f)``.  Path points are evaluated together with ``jax.vmap``; with
 ``batch_size`` they are evaluated ``batch_size`` at a time inside a
 ``jax.lax.scan`` so memory stays bounded.  On CPU, small chunks are fastest (``batch_size=1``
-ran the article's D 2.4× faster than all 50 points at once: large batches leave the cache);
+ran the article's D about 3× faster than all 50 points at once: large batches leave the cache);
 on accelerators, larger chunks fill the device.  The compiled function is cached by
 ``jax.jit`` keyed on ``f`` (by identity), the method, the step count and the
 chunk size: pass the same ``f`` object to reuse it, and pass changing arrays

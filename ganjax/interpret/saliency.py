@@ -89,7 +89,8 @@ def layer_integrated_gradients(module_apply, variables, x, layer_name: str, base
     The layer's output is replaced, through ``flax.linen.intercept_methods``, by
     ``a' + α (a − a')`` where ``a`` is its activation on ``x`` and ``a'`` its activation on the input
     ``baseline`` (zeros when ``None``), or ``layer_baseline`` when given.  The rest of the network
-    still sees ``x``, so modules need no ``perturb`` calls.  Completeness holds at the layer:
+    still sees ``x``, so modules need no ``perturb`` calls (a submodule called several times has
+    every call replaced).  Completeness holds at the layer:
     ``sum(attr) ≈ f(x) − f(x with the layer at a')``.
 
     Args:

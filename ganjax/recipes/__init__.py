@@ -10,4 +10,19 @@ def build(cfg) -> Recipe:
     if name == "dcgan":
         from ganjax.recipes.dcgan import DCGAN
         return DCGAN(cfg)
-    raise ValueError(f"unknown experiment {name!r}; valid: dcgan")
+    if name in TRANSLATION:
+        return _translation_class(name)(cfg)
+    raise ValueError(f"unknown experiment {name!r}; valid: dcgan, {', '.join(TRANSLATION)}")
+
+
+TRANSLATION = ("cyclegan", "pix2pix")  # image-to-image experiments (ganjax translate / eval PSNR, SSIM)
+
+
+def _translation_class(name: str):
+    from ganjax.recipes import translation
+    return {"cyclegan": translation.CycleGAN, "pix2pix": translation.Pix2Pix}[name]
+
+
+def grid_columns(name: str) -> tuple[str, ...]:
+    """Captions of the columns of experiment `name`'s sample grid; () when its columns mean nothing."""
+    return _translation_class(name).grid_columns if name in TRANSLATION else ()

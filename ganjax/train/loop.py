@@ -1,6 +1,8 @@
 """The training loop: compiled K-step dispatches on device, host work (logs, pictures, checkpoints) between."""
 from __future__ import annotations
 
+from ganjax.errors import GanjaxError
+
 import math
 import os
 import time
@@ -15,7 +17,7 @@ from ganjax.train import workdir as wd
 from ganjax.train.steps import compile_multi_step
 
 
-class NonFiniteError(RuntimeError):
+class NonFiniteError(GanjaxError, RuntimeError):
     """A loss or gradient became NaN/Inf; the message names the step and the term."""
 
 
@@ -50,9 +52,10 @@ def restore_or_init(recipe, cfg, ckpts: Checkpoints):
 
 def train_and_evaluate(cfg, workdir: str, progress: bool = True) -> dict:
     """Train `cfg` in `workdir`, resuming from its latest checkpoint. Returns the last logged metrics."""
-    workdir = wd.prepare(workdir, cfg)
+    wd.check(workdir, cfg)
     recipe = recipes.build(cfg)
-    data = jax.device_put(recipe.device_data())
+    data = jax.device_put(recipe.device_data())  # bad data fails here, before the run folder is touched
+    workdir = wd.prepare(workdir, cfg)
     txs = recipe.optimizers()
     t = cfg.train
     ckpts = Checkpoints(os.path.join(workdir, "checkpoints"), keep=t.keep)

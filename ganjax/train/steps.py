@@ -57,7 +57,7 @@ def train_step(recipe, txs: dict, state: GANState, data) -> tuple[GANState, dict
     g_params, g_opt = _apply(txs["g"], g_grads, state.opt_state["g"], params["g"])
 
     metrics = {"d_loss": d_loss, "g_loss": g_loss, **d_metrics, **g_metrics,
-               "d_grad_norm": optax.global_norm(d_grads), "g_grad_norm": optax.global_norm(g_grads)}
+               "d_grad_norm": optax.tree.norm(d_grads), "g_grad_norm": optax.tree.norm(g_grads)}
     new_state = state.replace(step=state.step + 1, params={"g": g_params, "d": d_params},
                               opt_state={"g": g_opt, "d": d_opt}, model_state=merge_state(ms, gd_updates),
                               extra=extra)

@@ -1,13 +1,15 @@
 """The run folder: config.json, metrics.jsonl, checkpoints/, samples/, figures — and its safety checks."""
 from __future__ import annotations
 
+from ganjax.errors import GanjaxError
+
 import json
 import os
 
 from ganjax import config as config_lib
 
 
-class RunFolderError(ValueError):
+class RunFolderError(GanjaxError, ValueError):
     pass
 
 
@@ -21,8 +23,8 @@ def _get(d: dict, dotted: str):
     return d
 
 
-def prepare(workdir: str, cfg) -> str:
-    """Check that `workdir` is new, empty, or a run of this same experiment; write config.json."""
+def check(workdir: str, cfg) -> str:
+    """Check, writing nothing, that `workdir` is new, empty, or a run of this same experiment."""
     workdir = os.path.abspath(os.path.expanduser(workdir))
     cfg_path = os.path.join(workdir, "config.json")
     if os.path.exists(workdir) and not os.path.isdir(workdir):
@@ -40,6 +42,13 @@ def prepare(workdir: str, cfg) -> str:
                                      f"{_short(_get(old, key))} vs {_short(_get(new, key))}); use another --workdir")
     elif os.path.isdir(workdir) and os.listdir(workdir):
         raise RunFolderError(f"workdir {workdir} is not empty and holds no ganjax run; use a new folder")
+    return workdir
+
+
+def prepare(workdir: str, cfg) -> str:
+    """`check`, then create the folder and write config.json."""
+    workdir = check(workdir, cfg)
+    cfg_path = os.path.join(workdir, "config.json")
     os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
     write_atomic(cfg_path, config_lib.to_json(cfg))
     return workdir

@@ -1,0 +1,83 @@
+"""CycleGAN (Zhu et al. 2017) with the defaults of junyanz/pytorch-CycleGAN-and-pix2pix.
+
+  ganjax train experiments/cyclegan.py --workdir runs/horse2zebra --config.data.root=datasets/horse2zebra
+  ganjax train experiments/cyclegan.py:runlocal --workdir runs/tone        # built-in `tone` task, CPU minutes
+  ganjax eval runs/tone                                                    # PSNR / SSIM vs the identity
+  ganjax translate runs/tone --input photos/ --output out/                 # any image size
+
+A user folder holds trainA/ trainB/ testA/ testB/. Without data.root the offline built-in task
+data.builtin is used (`tone`: unpaired photo → sepia-like tone, with ground truth for evaluation).
+The reference's 200 epochs of ~1 000 images at batch 1 are ~200 000 steps; its learning rate is constant
+for the first half and decays linearly to 0 over the second (optim.*.decay_start = 0.5).
+"""
+import ml_collections
+
+from ganjax.config import parse_arg
+
+
+def get_config(arg=None):
+    arg = parse_arg(arg, runlocal=False)
+    c = ml_collections.ConfigDict()
+    c.experiment = "cyclegan"
+    c.seed = 0
+
+    c.data = ml_collections.ConfigDict()
+    c.data.root = ""               # folder with trainA trainB testA testB ("" = data.builtin)
+    c.data.builtin = "tone"        # tone | colorize (offline tasks with ground truth)
+    c.data.channels = 3            # 3 (grayscale files become RGB) or 1
+    c.data.load_size = 286         # images are resized to load_size², then randomly cropped
+    c.data.crop_size = 256
+    c.data.flip = True             # random horizontal flips
+    c.data.max_images = 0          # read at most N files per folder (0 = all)
+
+    c.model = ml_collections.ConfigDict()
+    c.model.generator = "resnet"   # resnet (resnet_9blocks) | unet
+    c.model.ngf = 64
+    c.model.ndf = 64
+    c.model.n_blocks = 9
+    c.model.n_layers_d = 3         # 70x70 PatchGAN
+    c.model.norm = "instance"      # instance | batch | none
+    c.model.dropout = False
+    c.model.upsample = "conv_transpose"  # conv_transpose (reference) | subpixel | resize_conv (faster on CPU)
+    c.model.pool_size = 50         # image history per domain (0 = none)
+    c.model.dtype = "float32"      # or bfloat16 (compute; parameters stay float32)
+
+    c.loss = ml_collections.ConfigDict()
+    c.loss.name = "least_squares"  # LSGAN, the reference's default; any of ganjax.losses.ADVERSARIAL
+    c.loss.lambda_A = 10.0         # cycle A→B→A
+    c.loss.lambda_B = 10.0         # cycle B→A→B
+    c.loss.lambda_identity = 0.5   # identity L1, times lambda_A / lambda_B (0 = off)
+    c.loss.style_weight = 0.0      # Gram-matrix style loss vs the target domain (0 = off)
+    c.loss.content_weight = 0.0    # feature content loss vs the input (0 = off)
+    c.loss.feature_net = ""        # "" = the discriminators' own features, or "package.module:attr"
+    c.loss.feature_params = ""     # .npz params of feature_net
+    c.loss.feature_layers = ""     # "" = every nn.Conv (D: all but the logit layer), or "name,name"
+
+    c.optim = ml_collections.ConfigDict()
+    for side in ("g", "d"):
+        c.optim[side] = ml_collections.ConfigDict(dict(lr=2e-4, b1=0.5, b2=0.999, decay_start=0.5))
+
+    c.train = ml_collections.ConfigDict()
+    c.train.steps = 200_000
+    c.train.batch_size = 1
+    c.train.steps_per_dispatch = 50
+    c.train.log_every = 100
+    c.train.sample_every = 5000
+    c.train.ckpt_every = 5000
+    c.train.keep = 3
+    c.train.num_sample_grid = 4    # test images shown (one row of six panels each)
+    c.train.on_nan = "stop"
+
+    if arg.runlocal:  # the built-in task on a CPU: small images and nets, sub-pixel upsampling
+        c.data.load_size = c.data.crop_size = 32
+        c.model.ngf = c.model.ndf = 16
+        c.model.n_blocks = 3
+        c.model.upsample = "subpixel"
+        c.model.pool_size = 50
+        c.train.steps = 1500
+        c.train.batch_size = 4
+        c.train.steps_per_dispatch = 5
+        c.train.log_every = 50
+        c.train.sample_every = 250
+        c.train.ckpt_every = 250
+    return c

@@ -1,0 +1,78 @@
+"""pix2pix (Isola et al. 2017) with the defaults of junyanz/pytorch-CycleGAN-and-pix2pix.
+
+  ganjax train experiments/pix2pix.py --workdir runs/facades --config.data.root=datasets/facades
+  ganjax train experiments/pix2pix.py:runlocal --workdir runs/colorize     # built-in `colorize`, CPU minutes
+  ganjax eval runs/colorize                                                # PSNR / SSIM vs the identity
+  ganjax translate runs/colorize --input photos/ --output out/
+
+A user folder holds train/ and test/ (or val/) with A|B side by side, or A/{train,test} and
+B/{train,test} with matching file names. Without data.root the built-in paired task `colorize`
+(grayscale → colour) is used. The reference trains 200 epochs at batch 1 (facades: 400 images).
+"""
+import ml_collections
+
+from ganjax.config import parse_arg
+
+
+def get_config(arg=None):
+    arg = parse_arg(arg, runlocal=False)
+    c = ml_collections.ConfigDict()
+    c.experiment = "pix2pix"
+    c.seed = 0
+
+    c.data = ml_collections.ConfigDict()
+    c.data.root = ""               # paired folder ("" = data.builtin)
+    c.data.builtin = "colorize"    # colorize (paired, offline, with ground truth)
+    c.data.direction = "AtoB"      # AtoB | BtoA (swap the domains)
+    c.data.channels = 3
+    c.data.load_size = 286
+    c.data.crop_size = 256
+    c.data.flip = True
+    c.data.max_images = 0
+
+    c.model = ml_collections.ConfigDict()
+    c.model.generator = "unet"     # unet (unet_256: depth from the crop size) | resnet
+    c.model.ngf = 64
+    c.model.ndf = 64
+    c.model.n_blocks = 9           # resnet only
+    c.model.n_layers_d = 3
+    c.model.norm = "batch"
+    c.model.dropout = True         # the U-Net's dropout 0.5 (train only)
+    c.model.upsample = "conv_transpose"  # conv_transpose (reference) | subpixel | resize_conv
+    c.model.dtype = "float32"
+
+    c.loss = ml_collections.ConfigDict()
+    c.loss.name = "nonsaturating"  # BCE with logits: the reference's "vanilla" GAN loss
+    c.loss.lambda_L1 = 100.0
+    c.loss.style_weight = 0.0      # Gram-matrix style loss vs the true B (0 = off)
+    c.loss.content_weight = 0.0    # feature content loss vs the true B (0 = off)
+    c.loss.feature_net = ""        # "" = D's own features (on concat(A, ·)), or "package.module:attr"
+    c.loss.feature_params = ""
+    c.loss.feature_layers = ""
+
+    c.optim = ml_collections.ConfigDict()
+    for side in ("g", "d"):
+        c.optim[side] = ml_collections.ConfigDict(dict(lr=2e-4, b1=0.5, b2=0.999, decay_start=0.5))
+
+    c.train = ml_collections.ConfigDict()
+    c.train.steps = 80_000
+    c.train.batch_size = 1
+    c.train.steps_per_dispatch = 50
+    c.train.log_every = 100
+    c.train.sample_every = 5000
+    c.train.ckpt_every = 5000
+    c.train.keep = 3
+    c.train.num_sample_grid = 6    # test images shown (one row of three panels each)
+    c.train.on_nan = "stop"
+
+    if arg.runlocal:  # the built-in task on a CPU: small images and nets, sub-pixel upsampling
+        c.data.load_size = c.data.crop_size = 32
+        c.model.ngf = c.model.ndf = 16
+        c.model.upsample = "subpixel"
+        c.train.steps = 1500
+        c.train.batch_size = 4
+        c.train.steps_per_dispatch = 5
+        c.train.log_every = 50
+        c.train.sample_every = 250
+        c.train.ckpt_every = 250
+    return c

@@ -1,0 +1,164 @@
+"""Image-to-image translation: CycleGAN (unpaired) and pix2pix (paired), plugged into the one step skeleton.
+
+Both follow junyanz/pytorch-CycleGAN-and-pix2pix's defaults (see experiments/cyclegan.py, pix2pix.py):
+
+* CycleGAN: G_A (A→B), G_B (B→A), D_A (real B vs fake B), D_B (real A vs fake A); LSGAN loss with each
+  D loss halved; cycle L1 weighted λ_A, λ_B; identity L1 weighted λ_idt·λ; history pools of fakes
+  (ganjax/recipes/image_pool.py) held in state.extra.
+* pix2pix: G (U-Net, or ResNet), PatchGAN D on concat(A, B); vanilla GAN loss (BCE with logits),
+  D loss halved, L1 weighted λ_L1; no pool.
+
+Shared parts (data, networks, the optional style / content terms, inference) are in translation_base.py.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from ganjax import losses
+from ganjax.errors import UsageError
+from ganjax.recipes.image_pool import init_pool, query_pool
+from ganjax.recipes.translation_base import TranslationRecipe, load_task, unet_downs  # noqa: F401
+
+
+class CycleGAN(TranslationRecipe):
+    """Unpaired translation with cycle consistency (Zhu et al. 2017)."""
+    sides = {"g": ("G_A", "G_B"), "d": ("D_A", "D_B")}
+    grid_nrow = 6
+    grid_columns = ("real A", "fake B = G_A(A)", "rec A = G_B(G_A(A))",
+                    "real B", "fake A = G_B(B)", "rec B = G_A(G_B(B))")
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.modules = {"G_A": self.make_generator(), "G_B": self.make_generator(),
+                        "D_A": self.make_discriminator(), "D_B": self.make_discriminator()}
+        self.use_identity = cfg.loss.lambda_identity > 0
+
+    def direction_net(self, direction):
+        if direction not in ("AtoB", "BtoA"):
+            raise UsageError(f"direction must be AtoB or BtoA, got {direction!r}")
+        return "G_A" if direction == "AtoB" else "G_B"
+
+    def example_inputs(self):
+        x = jnp.zeros((1, self.crop, self.crop, self.channels))
+        return {name: (x,) for name in self.modules}
+
+    def hparams(self):
+        lc = self.cfg.loss
+        return {"lambda_A": lc.lambda_A, "lambda_B": lc.lambda_B, "lambda_identity": lc.lambda_identity,
+                **self.style_hparams()}
+
+    def init_extra(self):
+        shape = (self.crop, self.crop, self.channels)
+        size = self.cfg.model.pool_size
+        return {"pool_fake_B": init_pool(size, shape), "pool_fake_A": init_pool(size, shape)}
+
+    def sample_batch(self, data, step, data_key, key):
+        a, b = self._sample_a_b(data, step, data_key, key)
+        batch = {"A": a, "B": b}
+        if "feature_params" in data:
+            batch["feature_params"] = data["feature_params"]
+        return batch
+
+    def generate(self, run, batch, hp):
+        a, b = batch["A"], batch["B"]
+        out = {"fake_B": run("G_A", a)}
+        out["rec_A"] = run("G_B", out["fake_B"])
+        out["fake_A"] = run("G_B", b)
+        out["rec_B"] = run("G_A", out["fake_A"])
+        if self.use_identity:
+            out["idt_A"], out["idt_B"] = run("G_A", b), run("G_B", a)
+        return out
+
+    def d_inputs(self, outputs, extra, key):
+        k_b, k_a = jax.random.split(key)
+        fake_b, pool_b = query_pool(extra["pool_fake_B"], outputs["fake_B"], k_b)
+        fake_a, pool_a = query_pool(extra["pool_fake_A"], outputs["fake_A"], k_a)
+        return {"fake_B": fake_b, "fake_A": fake_a}, {**extra, "pool_fake_B": pool_b, "pool_fake_A": pool_a}
+
+    def d_loss(self, run, batch, d_in, key, hp):
+        loss_a = 0.5 * self.adv.d_loss(*self._d_pair(run, "D_A", batch["B"], d_in["fake_B"]))
+        loss_b = 0.5 * self.adv.d_loss(*self._d_pair(run, "D_B", batch["A"], d_in["fake_A"]))
+        return loss_a + loss_b, {"D_A": loss_a, "D_B": loss_b}
+
+    def g_loss(self, run, batch, outputs, hp):
+        a, b = batch["A"], batch["B"]
+        m = {"G_A": self.adv.g_loss(run("D_A", outputs["fake_B"])),
+             "G_B": self.adv.g_loss(run("D_B", outputs["fake_A"])),
+             "cycle_A": losses.l1(outputs["rec_A"], a) * hp["lambda_A"],
+             "cycle_B": losses.l1(outputs["rec_B"], b) * hp["lambda_B"]}
+        if self.use_identity:
+            m["idt_A"] = losses.l1(outputs["idt_A"], b) * hp["lambda_B"] * hp["lambda_identity"]
+            m["idt_B"] = losses.l1(outputs["idt_B"], a) * hp["lambda_A"] * hp["lambda_identity"]
+        total = sum(m.values())
+        sc_a, met_a = self.style_content(run, batch, "D_A", outputs["fake_B"], a, b, hp)
+        sc_b, met_b = self.style_content(run, batch, "D_B", outputs["fake_A"], b, a, hp)
+        m.update({f"{k}_A2B": v for k, v in met_a.items()}, **{f"{k}_B2A": v for k, v in met_b.items()})
+        return total + sc_a + sc_b, m
+
+    def visualize(self, state, fixed):
+        """Per test image one row: real A, fake B, rec A, real B, fake A, rec B."""
+        run = self.inference_runner(state)
+        a, b = fixed["A"], fixed["B"]
+        fake_b, fake_a = run("G_A", a), run("G_B", b)
+        panels = [a, fake_b, run("G_B", fake_b), b, fake_a, run("G_A", fake_a)]
+        return jnp.stack(panels, axis=1).reshape(-1, *a.shape[1:])
+
+
+class Pix2Pix(TranslationRecipe):
+    """Paired translation with a conditional PatchGAN and L1 (Isola et al. 2017)."""
+    paired = True
+    sides = {"g": ("G",), "d": ("D",)}
+    grid_nrow = 3
+    grid_columns = ("input A", "fake B = G(A)", "real B")
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.modules = {"G": self.make_generator(), "D": self.make_discriminator()}
+
+    def direction_net(self, direction):
+        if direction != "AtoB":
+            raise UsageError("a pix2pix run translates A to B only (train with data.direction=BtoA "
+                             "for the other way)")
+        return "G"
+
+    def example_inputs(self):
+        x = jnp.zeros((1, self.crop, self.crop, self.channels))
+        return {"G": (x,), "D": (jnp.concatenate([x, x], axis=-1),)}
+
+    def hparams(self):
+        return {"lambda_L1": self.cfg.loss.lambda_L1, **self.style_hparams()}
+
+    def sample_batch(self, data, step, data_key, key):
+        a, b = self._sample_a_b(data, step, data_key, key)
+        batch = {"A": a, "B": b}
+        if "feature_params" in data:
+            batch["feature_params"] = data["feature_params"]
+        return batch
+
+    def generate(self, run, batch, hp):
+        return {"fake_B": run("G", batch["A"])}
+
+    def d_inputs(self, outputs, extra, key):
+        return outputs["fake_B"], extra
+
+    def d_loss(self, run, batch, fake_b, key, hp):
+        a = batch["A"]
+        real, fake = self._d_pair(run, "D", jnp.concatenate([a, batch["B"]], -1),
+                                  jnp.concatenate([a, fake_b], -1))
+        loss = 0.5 * self.adv.d_loss(real, fake)
+        return loss, {"d_real": jnp.mean(jax.nn.sigmoid(real)), "d_fake": jnp.mean(jax.nn.sigmoid(fake))}
+
+    def g_loss(self, run, batch, outputs, hp):
+        a, b, fake_b = batch["A"], batch["B"], outputs["fake_B"]
+        m = {"G_GAN": self.adv.g_loss(run("D", jnp.concatenate([a, fake_b], -1))),
+             "G_L1": losses.l1(fake_b, b) * hp["lambda_L1"]}
+        sc, met = self.style_content(run, batch, "D", fake_b, b, b, hp,
+                                     prefix=lambda x: jnp.concatenate([a, x], -1))
+        return m["G_GAN"] + m["G_L1"] + sc, {**m, **met}
+
+    def visualize(self, state, fixed):
+        """Per test image one row: input A, G(A), the true B."""
+        a, b = fixed["A"], fixed["B"]
+        fake_b = self.inference_runner(state)("G", a)
+        return jnp.stack([a, fake_b, b], axis=1).reshape(-1, *a.shape[1:])

@@ -1,0 +1,158 @@
+"""What CycleGAN and pix2pix (ganjax/recipes/translation.py) share: data, networks, style terms, inference.
+
+Optional extra terms for either: a Gram-matrix style loss and a feature content loss on a feature
+network (ganjax.recipes.features), weighted by hp["style_weight"], hp["content_weight"] and computed
+only when the config's weight is > 0. The data stay on the device as uint8; random crop and flip
+happen inside the compiled step.
+"""
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ganjax import losses
+from ganjax.config import ConfigError
+from ganjax.data import DataError, batch_indices
+from ganjax.data.translation import center_crop, random_crop_flip, random_crop_flip_pair
+from ganjax.models.layers import NORM_KINDS
+from ganjax.models.patchgan import NLayerDiscriminator
+from ganjax.models.resnet_gen import UPSAMPLE_KINDS, ResnetGenerator
+from ganjax.models.unet import UnetGenerator
+from ganjax.recipes.base import Recipe
+from ganjax.recipes.features import FeatureExtractor
+from ganjax.train.state import Runner, compute_dtype
+
+
+def load_task(cfg, paired: bool):
+    """The run's TranslationData: the folder `data.root`, or the built-in task `data.builtin`."""
+    from ganjax.data.builtin_tasks import load_builtin
+    from ganjax.data.translation import load_paired, load_translation
+
+    d = cfg.data
+    try:
+        if d.root:
+            common = dict(channels=d.channels, load_size=d.load_size, max_images=d.max_images or None)
+            if paired:
+                return load_paired(d.root, direction=d.get("direction", "AtoB"), **common)
+            return load_translation(d.root, **common)
+        if d.channels != 3:
+            raise ValueError("the built-in tasks are RGB; set data.channels=3")
+        data = load_builtin(d.builtin, d.load_size)
+    except ValueError as e:  # the loaders' messages are one line and say what to fix
+        raise DataError(str(e)) from None
+    if paired and not data.paired:
+        raise DataError(f"pix2pix needs paired data; the built-in task {d.builtin!r} is unpaired "
+                        f"(use data.builtin=colorize)")
+    return data
+
+
+def unet_downs(crop: int) -> int:
+    """U-Net depth for a crop: as many halvings as the size allows, 5 to 8 (unet_256 has 8)."""
+    n = 0
+    while crop % (2 ** (n + 1)) == 0 and n < 8:
+        n += 1
+    if n < 5:
+        raise ConfigError(f"the U-Net needs data.crop_size divisible by 32, got {crop}")
+    return n
+
+
+class TranslationRecipe(Recipe):
+    """What CycleGAN and pix2pix share: config checks, generators, data, style/content terms, inference."""
+    paired = False
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        d, m = cfg.data, cfg.model
+        if d.crop_size > d.load_size:
+            raise ConfigError(f"data.crop_size {d.crop_size} exceeds data.load_size {d.load_size}")
+        if m.generator == "resnet" and d.crop_size % 4:
+            raise ConfigError(f"the ResNet generator needs data.crop_size divisible by 4, got {d.crop_size}")
+        for key, value, valid in (("model.norm", m.norm, NORM_KINDS), ("model.upsample", m.upsample, UPSAMPLE_KINDS),
+                                  ("loss.name", cfg.loss.name, tuple(losses.ADVERSARIAL))):
+            if value not in valid:
+                raise ConfigError(f"unknown {key} {value!r}; valid: {', '.join(valid)}")
+        self.crop, self.channels, self.batch_size = d.crop_size, d.channels, cfg.train.batch_size
+        self.dtype = compute_dtype(m.dtype)
+        self.adv = losses.adversarial(cfg.loss.name)
+        self.use_style = cfg.loss.style_weight > 0
+        self.use_content = cfg.loss.content_weight > 0
+        self.features = FeatureExtractor(cfg.loss) if (self.use_style or self.use_content) else None
+
+    def make_generator(self):
+        m = self.cfg.model
+        if m.generator == "resnet":
+            return ResnetGenerator(self.channels, ngf=m.ngf, n_blocks=m.n_blocks, norm=m.norm,
+                                   use_dropout=m.dropout, upsample=m.upsample, dtype=self.dtype)
+        if m.generator == "unet":
+            return UnetGenerator(self.channels, num_downs=unet_downs(self.crop), ngf=m.ngf, norm=m.norm,
+                                 use_dropout=m.dropout, upsample=m.upsample, dtype=self.dtype)
+        raise ConfigError(f"unknown model.generator {m.generator!r}; valid: resnet, unet")
+
+    def make_discriminator(self):
+        m = self.cfg.model
+        return NLayerDiscriminator(ndf=m.ndf, n_layers=m.n_layers_d, norm=m.norm, dtype=self.dtype)
+
+    @functools.cached_property
+    def dataset(self):
+        return load_task(self.cfg, self.paired)
+
+    def device_data(self):
+        data = {"train_a": self.dataset.train_a, "train_b": self.dataset.train_b}
+        if self.features is not None and not self.features.own:
+            data["feature_params"] = self.features.params
+        return data
+
+    def style_hparams(self) -> dict:
+        return {"style_weight": self.cfg.loss.style_weight, "content_weight": self.cfg.loss.content_weight}
+
+    def style_content(self, run, batch, d_name, fake, content_ref, style_ref, hp, prefix=None):
+        """Weighted style + content loss of `fake` (0 and no metrics when both weights are 0)."""
+        if self.features is None:
+            return 0.0, {}
+        fp = batch.get("feature_params")
+        wrap = prefix if (prefix is not None and self.features.own) else (lambda x: x)
+        feats = lambda x: self.features(run, d_name, wrap(x), fp)
+        f_fake, total, metrics = feats(fake), 0.0, {}
+        if self.use_content:
+            metrics["content"] = losses.content_loss(f_fake, jax.lax.stop_gradient(feats(content_ref)))
+            total = total + hp["content_weight"] * metrics["content"]
+        if self.use_style:
+            metrics["style"] = losses.style_loss(f_fake, jax.lax.stop_gradient(feats(style_ref)))
+            total = total + hp["style_weight"] * metrics["style"]
+        return total, metrics
+
+    def _sample_a_b(self, data, step, data_key, key):
+        """A random unpaired (or paired) batch, cropped and flipped; float32 in [-1, 1]."""
+        flip, ka, kb = self.cfg.data.flip, *jax.random.split(key)
+        na, nb = data["train_a"].shape[0], data["train_b"].shape[0]
+        ia = batch_indices(data_key, step, na, self.batch_size)
+        if self.paired:
+            return random_crop_flip_pair(ka, data["train_a"][ia], data["train_b"][ia], self.crop, flip)
+        ib = batch_indices(jax.random.fold_in(data_key, 1), step, nb, self.batch_size)
+        return (random_crop_flip(ka, data["train_a"][ia], self.crop, flip),
+                random_crop_flip(kb, data["train_b"][ib], self.crop, flip))
+
+    def fixed_inputs(self, n):
+        """Center crops of up to `n` test pairs spread over the test set (A, B as float arrays)."""
+        ds = self.dataset
+        k = max(1, min(n, len(ds.test_a), len(ds.test_b)))
+        idx = np.linspace(0, min(len(ds.test_a), len(ds.test_b)) - 1, k).astype(int)
+        return {"A": center_crop(ds.test_a[idx], self.crop), "B": center_crop(ds.test_b[idx], self.crop)}
+
+    def inference_runner(self, state) -> Runner:
+        return Runner(self.modules, state.params["g"], state.model_state, jax.random.PRNGKey(0), train=False)
+
+    def translator(self, direction: str = "AtoB"):
+        """A pure fn(state, images in [-1, 1]) → translated images, for `translate` and `eval`."""
+        net = self.direction_net(direction)
+        return lambda state, x: self.inference_runner(state)(net, x)
+
+    def _d_pair(self, run, name, real, fake):
+        """D's logits on real and fake; batch norm sees them as separate batches, as in the reference."""
+        if self.cfg.model.norm == "batch":
+            return run(name, real), run(name, fake)
+        logits = run(name, jnp.concatenate([real, fake]))
+        return logits[: real.shape[0]], logits[real.shape[0]:]

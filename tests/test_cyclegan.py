@@ -1,0 +1,146 @@
+"""CycleGAN recipe: a tiny training run, the image pool, the loss terms on known inputs, restore/resume."""
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ganjax import config as config_lib
+from ganjax import recipes
+from ganjax.recipes.image_pool import init_pool, query_pool
+from ganjax.runs import load_run
+from ganjax.train.loop import train_and_evaluate
+from ganjax.train.state import Runner
+from ganjax.train.steps import compile_multi_step
+
+EXP = os.path.join(os.path.dirname(__file__), "..", "experiments", "cyclegan.py")
+TINY = [("data.load_size", 18), ("data.crop_size", 16), ("model.ngf", 4), ("model.ndf", 4),
+        ("model.n_blocks", 1), ("model.pool_size", 4), ("train.batch_size", 2), ("train.steps", 30),
+        ("train.steps_per_dispatch", 1), ("train.log_every", 1), ("train.sample_every", 30),
+        ("train.ckpt_every", 15), ("train.num_sample_grid", 2)]
+
+
+def tiny_config(*extra):
+    return config_lib.load(EXP + ":runlocal", [(k, str(v)) for k, v in TINY + list(extra)])
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    workdir = str(tmp_path_factory.mktemp("cyclegan"))
+    train_and_evaluate(tiny_config(), workdir, progress=False)
+    return workdir
+
+
+def test_training_losses_finite_and_g_loss_falls(run_dir):
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        rows = [json.loads(line) for line in f]
+    assert [r["step"] for r in rows] == list(range(1, 31))
+    for key in ("d_loss", "g_loss", "cycle_A", "cycle_B", "idt_A", "idt_B", "D_A", "G_B"):
+        assert all(np.isfinite(r[key]) for r in rows), key
+    g = [r["g_loss"] for r in rows]
+    assert np.mean(g[-5:]) < 0.8 * np.mean(g[:5])
+    sample = os.path.join(run_dir, "samples", "step_000030.png")
+    assert os.path.exists(sample)
+    html = open(os.path.join(run_dir, "report.html")).read()
+    assert "real A | fake B = G_A(A)" in html
+
+
+def test_restore_and_resume_reproduce_the_run(run_dir):
+    cfg, recipe, state15 = load_run(run_dir, step=15)
+    _, _, state30 = load_run(run_dir)
+    assert int(state15.step) == 15 and int(state30.step) == 30
+    assert int(state30.extra["pool_fake_B"]["count"]) == 4  # full after 60 fakes
+    fn = compile_multi_step(recipe, recipe.optimizers(), 1)  # the loop's own dispatch
+    data = jax.device_put(recipe.device_data())
+    state = state15
+    for _ in range(15):
+        state, _ = fn(state, data)
+    for a, b in zip(jax.tree_util.tree_leaves(state.params), jax.tree_util.tree_leaves(state30.params)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+
+
+def test_image_pool_returns_inputs_until_full_then_mixes():
+    pool = init_pool(3, (1, 1, 1))
+    first = jnp.arange(1.0, 4.0).reshape(3, 1, 1, 1)
+    out, pool = query_pool(pool, first, jax.random.PRNGKey(0))
+    np.testing.assert_array_equal(out, first)
+    assert int(pool["count"]) == 3
+    np.testing.assert_array_equal(pool["images"], first)
+    swaps, query = 0, jax.jit(query_pool)
+    for i in range(200):
+        new = jnp.full((1, 1, 1, 1), 100.0 + i)
+        before = np.asarray(pool["images"]).ravel()
+        out, pool = query(pool, new, jax.random.PRNGKey(i + 1))
+        after, got = np.asarray(pool["images"]).ravel(), float(out.ravel()[0])
+        if got == 100.0 + i:  # the new image returned, pool unchanged
+            np.testing.assert_array_equal(after, before)
+        else:  # an old image returned, the new one stored in its place
+            swaps += 1
+            k = int(np.flatnonzero(before == got)[0])
+            assert after[k] == 100.0 + i and np.sum(after != before) == 1
+    assert 70 < swaps < 130  # p = 0.5
+    assert int(pool["count"]) == 3
+    empty = init_pool(0, (1, 1, 1))
+    out, _ = query_pool(empty, first, jax.random.PRNGKey(0))
+    np.testing.assert_array_equal(out, first)
+
+
+def _known_batch(recipe):
+    key = jax.random.PRNGKey(3)
+    a = jax.random.uniform(key, (2, 16, 16, 3), minval=-1, maxval=1)
+    return {"A": a, "B": -a}
+
+
+def test_identity_generators_give_zero_cycle_and_known_identity_terms():
+    recipe = recipes.build(tiny_config())
+    state = recipe.init_state(0)
+    batch, hp = _known_batch(recipe), state.hp
+    outputs = recipe.generate(lambda name, x: x, batch, hp)  # G_A = G_B = identity
+    run_d = Runner(recipe.modules, state.params["d"], state.model_state, jax.random.PRNGKey(0))
+    _, m = recipe.g_loss(run_d, batch, outputs, hp)
+    assert float(m["cycle_A"]) == 0.0 and float(m["cycle_B"]) == 0.0
+    # identity: |G_A(B) - B| = 0, but here G_A(B) = B exactly, so the idt terms vanish too
+    assert float(m["idt_A"]) == 0.0 and float(m["idt_B"]) == 0.0
+    shifted = {**outputs, "rec_A": batch["A"] + 0.1, "idt_A": batch["B"] + 0.2}
+    _, m = recipe.g_loss(run_d, batch, shifted, hp)
+    np.testing.assert_allclose(float(m["cycle_A"]), 0.1 * 10.0, rtol=1e-5)  # λ_A = 10
+    np.testing.assert_allclose(float(m["idt_A"]), 0.2 * 10.0 * 0.5, rtol=1e-5)  # λ_B · λ_idt
+    # G = negation maps A to B exactly; cycling twice is the identity again
+    neg = recipe.generate(lambda name, x: -x, batch, hp)
+    np.testing.assert_allclose(neg["fake_B"], batch["B"])
+    np.testing.assert_allclose(neg["rec_A"], batch["A"])
+
+
+def test_d_loss_is_half_lsgan_per_discriminator():
+    recipe = recipes.build(tiny_config())
+    batch = {"A": jnp.ones((2, 16, 16, 3)), "B": jnp.ones((2, 16, 16, 3))}
+    d = lambda name, x: jnp.mean(x, axis=(1, 2, 3))  # logits: 1 on ones, 0 on zeros
+    fakes = {"fake_B": jnp.zeros((2, 16, 16, 3)), "fake_A": jnp.ones((2, 16, 16, 3))}
+    loss, m = recipe.d_loss(d, batch, fakes, None, {})
+    assert float(m["D_A"]) == 0.0  # real → 1, fake → 0: perfect
+    np.testing.assert_allclose(float(m["D_B"]), 0.5 * 1.0)  # fake scored 1: (1 - 0)² halved
+    np.testing.assert_allclose(float(loss), 0.5)
+
+
+def test_style_and_content_terms_on_discriminator_features():
+    cfg = tiny_config(("loss.style_weight", 2.0), ("loss.content_weight", 0.5))
+    recipe = recipes.build(cfg)
+    state = recipe.init_state(0)
+    assert float(state.hp["style_weight"]) == 2.0
+    batch = _known_batch(recipe)
+    run_d = Runner(recipe.modules, state.params["d"], state.model_state, jax.random.PRNGKey(0))
+    outputs = recipe.generate(lambda name, x: x, batch, state.hp)
+    total, m = recipe.g_loss(run_d, batch, outputs, state.hp)
+    for k in ("style_A2B", "content_A2B", "style_B2A", "content_B2A"):
+        assert np.isfinite(float(m[k])) and float(m[k]) >= 0.0
+    # G = identity: fake B is real A, so the content term (fake B vs real A) is exactly 0
+    assert float(m["content_A2B"]) == 0.0 and float(m["style_A2B"]) > 0.0
+    base = sum(float(v) for k, v in m.items() if "2" not in k)
+    extra = 2.0 * (m["style_A2B"] + m["style_B2A"]) + 0.5 * (m["content_A2B"] + m["content_B2A"])
+    np.testing.assert_allclose(float(total), base + float(extra), rtol=1e-5)
+    feats = recipe.features(run_d, "D_A", batch["A"])
+    assert len(feats) == 3  # n_layers_d = 3: all convolutions but the logit layer
+    off = recipes.build(tiny_config())
+    assert off.features is None  # weights 0: not computed

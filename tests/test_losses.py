@@ -1,0 +1,63 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ganjax import losses
+
+REAL = jnp.array([2.0, -1.0])
+FAKE = jnp.array([0.5, -3.0])
+sig = lambda x: 1 / (1 + np.exp(-np.asarray(x)))
+
+
+def test_nonsaturating_pair_is_the_articles():
+    d = -np.mean(np.log(sig(REAL))) - np.mean(np.log(1 - sig(FAKE)))
+    g = -np.mean(np.log(sig(FAKE)))
+    adv = losses.adversarial("nonsaturating")
+    np.testing.assert_allclose(adv.d_loss(REAL, FAKE), d, rtol=1e-6)
+    np.testing.assert_allclose(adv.g_loss(FAKE), g, rtol=1e-6)
+
+
+def test_minimax_generator():
+    np.testing.assert_allclose(losses.adversarial("minimax").g_loss(FAKE), np.mean(np.log(1 - sig(FAKE))), rtol=1e-6)
+
+
+def test_hinge():
+    adv = losses.adversarial("hinge")
+    # relu(1-2)=0, relu(1+1)=2 → 1.0 ; relu(1+.5)=1.5, relu(1-3)=0 → .75
+    np.testing.assert_allclose(adv.d_loss(REAL, FAKE), 1.75, rtol=1e-6)
+    np.testing.assert_allclose(adv.g_loss(FAKE), 1.25, rtol=1e-6)
+
+
+def test_least_squares():
+    adv = losses.adversarial("least_squares")
+    np.testing.assert_allclose(adv.d_loss(REAL, FAKE), (1 + 4) / 2 + (0.25 + 9) / 2, rtol=1e-6)
+    np.testing.assert_allclose(adv.g_loss(FAKE), (0.25 + 16) / 2, rtol=1e-6)
+
+
+def test_wasserstein():
+    adv = losses.adversarial("wgan_gp")
+    np.testing.assert_allclose(adv.d_loss(REAL, FAKE), -1.25 - 0.5, rtol=1e-6)
+    np.testing.assert_allclose(adv.g_loss(FAKE), 1.25, rtol=1e-6)
+
+
+def test_unknown_loss():
+    with pytest.raises(ValueError, match="valid: nonsaturating"):
+        losses.adversarial("bce")
+
+
+def test_penalties_on_a_linear_critic():
+    w = jnp.array([[3.0], [4.0]])  # ‖∇D‖ = 5 everywhere
+    d_fn = lambda x: (x.reshape(x.shape[0], -1) @ w)[:, 0]
+    x = jnp.ones((4, 2))
+    np.testing.assert_allclose(losses.r1_penalty(d_fn, x), 25.0, rtol=1e-6)
+    np.testing.assert_allclose(losses.gradient_penalty(d_fn, x, -x, jax.random.PRNGKey(0)), 16.0, rtol=1e-5)
+
+
+def test_style_and_content():
+    f = jax.random.normal(jax.random.PRNGKey(0), (2, 4, 4, 3))
+    assert float(losses.style_loss([f], [f])) == 0.0 and float(losses.content_loss([f], [f])) == 0.0
+    g = losses.gram(f)
+    assert g.shape == (2, 3, 3)
+    np.testing.assert_allclose(g, np.transpose(g, (0, 2, 1)), rtol=1e-6)
+    assert float(losses.style_loss([f], [2 * f])) > 0

@@ -1,0 +1,124 @@
+"""The training loop as a user sees it: run folder contents, exact resume, NaN stop, refusing other runs."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ganjax import losses
+from ganjax.cli import main
+from ganjax.runs import load_run
+from tests.conftest import tiny_argv
+
+
+def params_of(run):
+    _, _, state = load_run(run)
+    return jax.tree_util.tree_leaves(state.params), int(state.step)
+
+
+def snapshot(folder):
+    return {os.path.relpath(os.path.join(d, f), folder): os.stat(os.path.join(d, f)).st_mtime_ns
+            for d, _, fs in os.walk(folder) for f in fs}
+
+
+def test_run_folder_tells_the_story(tiny_run):
+    for name in ("config.json", "metrics.jsonl", "losses.png", "report.html", "samples/step_000010.png",
+                 "samples/step_000020.png"):
+        assert os.path.isfile(tiny_run / name), name
+    assert sorted(os.listdir(tiny_run / "checkpoints")) == ["10", "20"]
+    rows = [json.loads(line) for line in open(tiny_run / "metrics.jsonl")]
+    assert [r["step"] for r in rows] == [5, 10, 15, 20]
+    for key in ("d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm", "img_per_s"):
+        assert key in rows[-1]
+    assert all(np.isfinite(r["d_loss"]) and np.isfinite(r["g_loss"]) for r in rows)
+    assert json.load(open(tiny_run / "config.json"))["train"]["steps"] == 20
+
+
+def test_discriminator_learns_to_separate(tiny_run):
+    """After a few steps D already scores real digits above the generator's images."""
+    _, recipe, state = load_run(tiny_run)
+    from ganjax.data import to_float
+    real = to_float(recipe.dataset.test[:64])
+    fake = recipe.sample(state, recipe.noise(jax.random.PRNGKey(5), 64))
+    assert float(jnp.mean(recipe.d_logits(state, real))) > float(jnp.mean(recipe.d_logits(state, fake)))
+
+
+def test_resume_is_bit_identical(tmp_path, tiny_run):
+    """Stopping at step 10 and resuming to 20 gives exactly the parameters of the uninterrupted run."""
+    run = tmp_path / "resumed"
+    assert main(tiny_argv(run, "--config.train.steps=10")) == 0
+    assert params_of(run)[1] == 10
+    assert main(tiny_argv(run)) == 0
+    resumed, step = params_of(run)
+    straight, _ = params_of(tiny_run)
+    assert step == 20
+    for a, b in zip(resumed, straight):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    rows = [json.loads(line)["step"] for line in open(run / "metrics.jsonl")]
+    assert rows == [5, 10, 15, 20]  # no duplicated or lost log lines
+
+
+def test_killed_run_resumes_exactly(tmp_path, tiny_run):
+    """SIGKILL in the middle of training, then the same command again: same final parameters."""
+    run = tmp_path / "killed"
+    argv = [sys.executable, "-m", "ganjax.cli"] + tiny_argv(run)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not os.path.isdir(run / "checkpoints" / "10") and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert main(tiny_argv(run)) == 0
+    resumed, step = params_of(run)
+    straight, _ = params_of(tiny_run)
+    assert step == 20
+    for a, b in zip(resumed, straight):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_nan_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch, capsys):
+    run = tmp_path / "nan"
+    assert main(tiny_argv(run, "--config.train.steps=10")) == 0
+    nan_g = losses.Adversarial(losses.d_logistic, lambda fake: jnp.log(-jnp.mean(jnp.abs(fake)) - 1.0))
+    monkeypatch.setitem(losses.ADVERSARIAL, "nonsaturating", nan_g)
+    before = snapshot(run / "checkpoints")
+    assert main(tiny_argv(run)) == 2
+    err = capsys.readouterr().err
+    assert "g_loss became non-finite at step 11" in err and "step 10" in err
+    assert snapshot(run / "checkpoints") == before
+    assert params_of(run)[1] == 10
+
+
+def test_workdir_of_another_experiment_is_refused(tmp_path, tiny_run, capsys):
+    before = snapshot(tiny_run)
+    assert main(tiny_argv(tiny_run, "--config.model.upsample=resize_conv")) == 2
+    err = capsys.readouterr().err.strip()
+    assert "holds another run (model differs" in err and len(err.splitlines()) == 1
+    assert snapshot(tiny_run) == before
+
+
+def test_non_run_folder_is_refused(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(tiny_argv(tmp_path)) == 2
+    assert "not empty and holds no ganjax run" in capsys.readouterr().err
+    assert os.listdir(tmp_path) == ["notes.txt"]
+
+
+def test_bad_data_touches_nothing(tmp_path, capsys):
+    run = tmp_path / "r"
+    assert main(tiny_argv(run, "--config.data.source=idx:/nonexistent/mnist")) == 2
+    assert "data path not found: /nonexistent/mnist" in capsys.readouterr().err
+    assert not run.exists()
+
+
+@pytest.mark.parametrize("upsample", ["conv_transpose", "resize_conv"])
+def test_other_upsampling_trains(tmp_path, upsample):
+    run = tmp_path / upsample
+    assert main(tiny_argv(run, f"--config.model.upsample={upsample}", "--config.train.steps=10")) == 0
+    assert params_of(run)[1] == 10

@@ -1,0 +1,122 @@
+"""`ganjax translate`, `ganjax eval` on translation runs, and one-line errors for bad input."""
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ganjax import cli
+from ganjax import config as config_lib
+from ganjax.train.loop import train_and_evaluate
+from ganjax.train.workdir import prepare
+
+ROOT = os.path.join(os.path.dirname(__file__), "..", "experiments")
+TINY = [("data.load_size", 16), ("data.crop_size", 16), ("model.ngf", 4), ("model.ndf", 4),
+        ("model.n_blocks", 1), ("train.batch_size", 2), ("train.steps", 2),
+        ("train.steps_per_dispatch", 1), ("train.log_every", 1), ("train.sample_every", 2),
+        ("train.ckpt_every", 2), ("train.num_sample_grid", 2)]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    workdir = str(tmp_path_factory.mktemp("cg_run"))
+    cfg = config_lib.load(os.path.join(ROOT, "cyclegan.py:runlocal"), [(k, str(v)) for k, v in TINY])
+    train_and_evaluate(cfg, workdir, progress=False)
+    return workdir
+
+
+def _ganjax(capsys, *argv):
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _photos(folder):
+    folder.mkdir()
+    rng = np.random.RandomState(0)
+    sizes = {"wide.png": (20, 37, 3), "tall.jpg": (41, 18, 3), "tiny.bmp": (5, 7, 3)}
+    for name, shape in sizes.items():
+        Image.fromarray(rng.randint(0, 256, shape, dtype=np.uint8)).save(folder / name)
+    Image.fromarray(rng.randint(0, 256, (23, 29), dtype=np.uint8), "L").save(folder / "gray.png")
+    Image.fromarray(rng.randint(0, 256, (12, 16, 4), dtype=np.uint8), "RGBA").save(folder / "alpha.png")
+    (folder / "notes.txt").write_text("not an image")
+    return {"wide": (37, 20), "tall": (18, 41), "tiny": (7, 5), "gray": (29, 23), "alpha": (16, 12)}
+
+
+@pytest.mark.parametrize("mode", ["resize", "tile"])
+def test_translate_folder_of_mixed_sizes(run_dir, tmp_path, capsys, mode):
+    sizes = _photos(tmp_path / "in")
+    out = tmp_path / "out"
+    code, stdout, err = _ganjax(capsys, "translate", run_dir, "--input", tmp_path / "in", "--output", out,
+                                "--mode", mode)
+    assert code == 0, err
+    assert f"wrote 5 image(s)" in stdout
+    for stem, size in sizes.items():
+        with Image.open(out / f"{stem}.png") as im:
+            assert im.size == size and im.mode == "RGB"
+    assert len(os.listdir(out)) == 5
+    before = (out / "wide.png").read_bytes()
+    code, _, err = _ganjax(capsys, "translate", run_dir, "--input", tmp_path / "in", "--output", out)
+    assert code == 2 and err.count("\n") == 1 and "exists" in err and "--overwrite" in err
+    assert (out / "wide.png").read_bytes() == before
+    code, _, err = _ganjax(capsys, "translate", run_dir, "--input", tmp_path / "in" / "wide.png",
+                           "--output", out, "--overwrite", "--side-by-side", "--direction", "BtoA")
+    assert code == 0, err
+    with Image.open(out / "wide.png") as im:
+        assert im.size == (74, 20)
+
+
+def test_translate_rejects_dcgan_run_and_bad_input(run_dir, tmp_path, capsys):
+    dc = tmp_path / "dc"
+    prepare(str(dc), config_lib.load(os.path.join(ROOT, "dcgan_mnist.py")))
+    code, _, err = _ganjax(capsys, "translate", dc, "--input", tmp_path, "--output", tmp_path / "o")
+    assert code == 2 and err == f"ganjax: error: {dc} is a dcgan run; translate needs a cyclegan or pix2pix run\n"
+    code, _, err = _ganjax(capsys, "translate", run_dir, "--input", tmp_path / "nope", "--output", tmp_path / "o")
+    assert code == 2 and err.count("\n") == 1 and "does not exist" in err
+
+
+def test_eval_writes_psnr_ssim_and_identity_baseline(run_dir, capsys):
+    code, out, err = _ganjax(capsys, "eval", run_dir)
+    assert code == 0, err
+    assert "MEAN" in out and "id PSNR" in out
+    with open(os.path.join(run_dir, "eval.json")) as f:
+        result = json.load(f)
+    for key in ("psnr", "ssim", "identity_psnr", "identity_ssim"):
+        assert np.isfinite(result[key]), key
+    assert result["num_images"] == len(result["per_image"]) > 0
+    assert result["step"] == 2 and result["task"] == "builtin:tone"
+    assert 15 < result["identity_psnr"] < 40 and 0 < result["identity_ssim"] <= 1
+
+
+def _folder_task(root, trainb=True):
+    rng = np.random.RandomState(1)
+    for d in ("trainA", "trainB", "testA", "testB"):
+        if d == "trainB" and not trainb:
+            continue
+        (root / d).mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(rng.randint(0, 256, (20 + i, 24, 3), dtype=np.uint8)).save(root / d / f"{i}.png")
+    Image.fromarray(rng.randint(0, 256, (19, 19), dtype=np.uint8), "L").save(root / "trainA" / "gray.png")
+
+
+def test_bad_data_folders_give_one_line_errors(tmp_path, capsys):
+    _folder_task(tmp_path / "d", trainb=False)
+    args = ["train", os.path.join(ROOT, "cyclegan.py:runlocal"), "--workdir", tmp_path / "w", "--quiet",
+            "--config.data.root", tmp_path / "d"]
+    code, _, err = _ganjax(capsys, *args)
+    assert code == 2 and err.count("\n") == 1 and "missing folder(s) trainB" in err
+    code, _, err = _ganjax(capsys, "train", os.path.join(ROOT, "pix2pix.py:runlocal"), "--workdir",
+                           tmp_path / "w2", "--config.data.builtin=tone")
+    assert code == 2 and err.count("\n") == 1 and "pix2pix needs paired data" in err
+
+
+def test_grayscale_files_mixed_with_rgb_are_converted(tmp_path):
+    from ganjax import recipes
+    _folder_task(tmp_path / "d")
+    cfg = config_lib.load(os.path.join(ROOT, "cyclegan.py:runlocal"),
+                          [("data.root", str(tmp_path / "d")), ("data.load_size", "16"), ("data.crop_size", "16")])
+    data = recipes.build(cfg).dataset
+    assert data.train_a.shape == (3, 16, 16, 3) and data.train_b.shape == (2, 16, 16, 3)
+    gray = data.train_a[list(data.names_train_a).index("gray.png")]
+    np.testing.assert_array_equal(gray[..., 0], gray[..., 1])
