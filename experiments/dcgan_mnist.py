@@ -54,7 +54,7 @@ def get_config(arg=None):
 
     c.eval = ml_collections.ConfigDict()
     c.eval.num_samples = 2000
-    c.eval.classifier_steps = 1500
+    c.eval.classifier_steps = 800
 
     if arg.runlocal:
         c.train.steps = 100

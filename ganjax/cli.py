@@ -191,9 +191,10 @@ def main(argv: list[str] | None = None) -> int:
         print("ganjax: interrupted", file=sys.stderr)
         return 130
     except _user_errors() as e:
+        code = getattr(e, "code", 2)
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        print(f"ganjax: error: {msg}", file=sys.stderr)
-        return 2
+        print(f"ganjax: {'error: ' if code == 2 else ''}{msg}", file=sys.stderr)
+        return code
     return 0
 
 

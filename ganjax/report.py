@@ -54,7 +54,7 @@ def plot_losses(metrics_path: str, out_path: str, keys: tuple[str, ...] | None =
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [r for r in read_metrics(metrics_path) if "step" in r]
+    rows = [r for r in read_metrics(metrics_path) if "step" in r and "event" not in r]
     if not rows:
         return None
     keys = keys or tuple(k for k in rows[-1] if k.endswith("loss"))

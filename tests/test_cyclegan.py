@@ -17,7 +17,8 @@ from ganjax.train.steps import compile_multi_step
 
 EXP = os.path.join(os.path.dirname(__file__), "..", "experiments", "cyclegan.py")
 TINY = [("data.load_size", 18), ("data.crop_size", 16), ("model.ngf", 4), ("model.ndf", 4),
-        ("model.n_blocks", 1), ("model.pool_size", 4), ("train.batch_size", 2), ("train.steps", 30),
+        ("model.n_blocks", 1), ("model.n_layers_d", 2), ("model.pool_size", 4), ("train.batch_size", 2),
+        ("train.steps", 30),
         ("train.steps_per_dispatch", 1), ("train.log_every", 1), ("train.sample_every", 30),
         ("train.ckpt_every", 15), ("train.num_sample_grid", 2)]
 
@@ -141,6 +142,6 @@ def test_style_and_content_terms_on_discriminator_features():
     extra = 2.0 * (m["style_A2B"] + m["style_B2A"]) + 0.5 * (m["content_A2B"] + m["content_B2A"])
     np.testing.assert_allclose(float(total), base + float(extra), rtol=1e-5)
     feats = recipe.features(run_d, "D_A", batch["A"])
-    assert len(feats) == 3  # n_layers_d = 3: all convolutions but the logit layer
+    assert len(feats) == 3  # n_layers_d = 2: four convolutions, all but the logit layer
     off = recipes.build(tiny_config())
     assert off.features is None  # weights 0: not computed

@@ -13,7 +13,7 @@ from ganjax.train.workdir import prepare
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "experiments")
 TINY = [("data.load_size", 16), ("data.crop_size", 16), ("model.ngf", 4), ("model.ndf", 4),
-        ("model.n_blocks", 1), ("train.batch_size", 2), ("train.steps", 2),
+        ("model.n_blocks", 1), ("model.n_layers_d", 2), ("train.batch_size", 2), ("train.steps", 2),
         ("train.steps_per_dispatch", 1), ("train.log_every", 1), ("train.sample_every", 2),
         ("train.ckpt_every", 2), ("train.num_sample_grid", 2)]
 

@@ -111,6 +111,7 @@ def attribute(ctx, f, x, method: str, baseline, steps: int, f_args=(), desc: str
     if bp is not None and pad:
         bp = np.concatenate([bp, np.repeat(bp[-1:], pad, 0)])
     g = lambda xx: f(xx, *f_args)  # one object for every batch (jit caches on identity)
+    f_jit = jax.jit(f)
     attrs, deltas, gaps = [], [], []
     key = jax.random.PRNGKey(ctx.seed + 3)
     for s in ctx.progress(range(0, len(xp), bs), desc, total=len(xp) // bs):
@@ -125,7 +126,7 @@ def attribute(ctx, f, x, method: str, baseline, steps: int, f_args=(), desc: str
             bb = jnp.asarray(bp[s:s + bs])
             a, d = integrated_gradients(f, xb, bb, n_steps=steps, batch_size=ig_chunk(),
                                         return_delta=True, warn_threshold=None, f_args=tuple(f_args))
-            gaps.append(np.asarray(g(xb) - g(bb)))
+            gaps.append(np.asarray(f_jit(xb, *f_args) - f_jit(bb, *f_args)))
         elif method == "saliency":
             a, d = saliency(g, xb), None
         elif method == "gradxinput":
@@ -155,6 +156,9 @@ def _print_completeness(groups: dict) -> None:
     for name, c in groups.items():
         print(f"  {name:<28s} {c['median_ratio']:9.2e} {c['p90_ratio']:8.2e} "
               f"{c['max_ratio']:8.2e}   ({c['n']})")
+    if max(c["median_ratio"] for c in groups.values()) > 0.01:
+        print("  note: median above 1 %: the attributions do not add up to F(x) - F(x'); "
+              "raise --steps or try another --baseline")
 
 
 def _upsample(attr, size: int) -> np.ndarray:
@@ -285,7 +289,7 @@ def explain_translator(ctx, method, n, baseline, steps, layer, sign, outlier_per
     recipe, st = ctx.recipe, ctx.state
     net = translator_net(recipe, st.params["g"])
     x = np.asarray(center_crop(recipe.dataset.test_a[:n], recipe.cfg.data.crop_size))
-    kind = baseline or "black"
+    kind = baseline or "blur"  # a constant (black) input sits on instance norm's singularity
     lay = None
     module, variables = recipe.modules[net], net_variables(ctx, "g", net)
     if layer is not None:
@@ -305,7 +309,7 @@ def explain_translator(ctx, method, n, baseline, steps, layer, sign, outlier_per
     title = (f"{_METHOD_NAMES[method]}: which input pixels make the {target.label} of {net}(A)"
              + (f" ({steps} steps, baseline {kind})" if method == "ig" else ""))
     plots.attribution_grid(ctx.path(f"explain_translator_{tag}.png"),
-                           [("input A", x, shown, [f"{100 * v:.0f}% in box" for v in inside])],
+                           [("input A", x, shown, [f"{100 * v:.0f}% of |attr| in box" for v in inside])],
                            sign, outlier_perc, title, outputs=(f"output {net}(A)", y), box=target)
     summary = {"what": "translator", "net": net, "method": method, "target": target.label,
                "baseline": kind, "steps": steps, "layer": layer, "n": n,

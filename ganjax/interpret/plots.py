@@ -6,6 +6,7 @@ Built on ganjax.interpret.figures: images are NHWC in [-1, 1]; heat maps are Cap
 from __future__ import annotations
 
 import numpy as np
+import matplotlib
 from matplotlib import cm, colors
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
@@ -33,14 +34,60 @@ def _clean(ax):
         s.set_visible(False)
 
 
-def _box(ax, box, color="yellow", ls="-"):
+def _box(ax, box, color="yellow", ls="-", dx=0):
     if box is not None:
-        ax.add_patch(Rectangle((box.x0 - 0.5, box.y0 - 0.5), box.x1 - box.x0, box.y1 - box.y0,
+        ax.add_patch(Rectangle((dx + box.x0 - 0.5, box.y0 - 0.5), box.x1 - box.x0, box.y1 - box.y0,
                                fill=False, edgecolor=color, linewidth=1.2, linestyle=ls))
 
 
+def _mosaic(tiles, pad: int = 1) -> np.ndarray:
+    """Tiles (H, W) or (H, W, 3) side by side, separated by ``pad`` columns of NaN (drawn white)."""
+    tiles = [np.asarray(t, np.float32) for t in tiles]
+    h, w = tiles[0].shape[:2]
+    out = np.full((h, len(tiles) * (w + pad) - pad) + tiles[0].shape[2:], np.nan, np.float32)
+    for i, t in enumerate(tiles):
+        out[:, i * (w + pad): i * (w + pad) + w] = t
+    return out
+
+
+def _row(ax, tiles, cmap="gray", vmin=0.0, vmax=1.0, box=None, box_style=("yellow", "-"), top=None,
+         bottom=None, top_colors=None, under=None, alpha=None, label=None):
+    """One figure row drawn as a single image (fast even with many tiles): a mosaic of ``tiles``,
+    optionally over a grey ``under`` mosaic, with a box and a text above / below each tile."""
+    w = np.asarray(tiles[0]).shape[1]
+    if under is not None:
+        ax.imshow(np.ma.masked_invalid(_mosaic(under)), cmap=_white_nan("gray"), vmin=0, vmax=1,
+                  interpolation="nearest")
+    m = _mosaic(tiles)
+    if m.ndim == 3:
+        ax.imshow(np.nan_to_num(m, nan=1.0), interpolation="nearest")
+    else:
+        ax.imshow(np.ma.masked_invalid(m), cmap=_white_nan(cmap), vmin=vmin, vmax=vmax, alpha=alpha,
+                  interpolation="nearest")
+    h = np.asarray(tiles[0]).shape[0]
+    for i in range(len(tiles)):
+        dx = i * (w + 1)
+        _box(ax, box, *box_style, dx=dx)
+        if top is not None:
+            ax.text(dx + w / 2 - 0.5, -1.0, top[i], ha="center", va="bottom", fontsize=7,
+                    color=(top_colors or {}).get(i, "black"))
+        if bottom is not None:
+            ax.text(dx + w / 2 - 0.5, h, bottom[i], ha="center", va="top", fontsize=7)
+    _clean(ax)
+    if label:
+        ax.set_ylabel(label, fontsize=8)
+
+
+def _white_nan(cmap):
+    return (matplotlib.colormaps[cmap] if isinstance(cmap, str) else cmap).with_extremes(bad="white")
+
+
+def _display_tiles(images):
+    return [_to_display(im) for im in images]
+
+
 def attribution_grid(path, groups, sign, outlier_perc, title, outputs=None, box=None,
-                     panel=1.15) -> str:
+                     panel=1.1) -> str:
     """Per group (name, images, attrs, column titles): rows image / blended heat map / heat map.
 
     ``outputs=(label, images)`` adds a row of model outputs with the target ``box`` drawn (translator);
@@ -49,36 +96,26 @@ def attribution_grid(path, groups, sign, outlier_perc, title, outputs=None, box=
     cols = min(MAX_COLS, max(len(g[1]) for g in groups))
     rows_per = 3 + (outputs is not None)
     cmap, vmin, vmax = _CMAPS[sign]
-    fig = Figure(figsize=(panel * cols + 1.6, panel * rows_per * len(groups) + 0.6), layout="constrained")
-    axes = fig.subplots(rows_per * len(groups), cols, squeeze=False)
+    fig = Figure(figsize=(panel * cols + 1.8, (panel + 0.2) * rows_per * len(groups) + 0.5),
+                 layout="constrained")
+    axes = fig.subplots(rows_per * len(groups), 1, squeeze=False)[:, 0]
     heat_axes = []
     for gi, (name, images, attrs, titles) in enumerate(groups):
-        r0 = gi * rows_per
-        for i in range(cols):
-            if i >= len(images):
-                for r in range(rows_per):
-                    axes[r0 + r, i].set_visible(False)
-                continue
-            shown = _show(axes[r0, i], images[i])
-            axes[r0, i].set_title(titles[i], fontsize=7)
-            heat = normalize_attr(attrs[i], sign, outlier_perc)
-            grey = shown if shown.ndim == 2 else shown.mean(-1)
-            axes[r0 + 1, i].imshow(grey, cmap="gray", vmin=0, vmax=1)
-            axes[r0 + 1, i].imshow(heat, cmap=cmap, vmin=vmin, vmax=vmax, alpha=0.55)
-            axes[r0 + 2, i].imshow(heat, cmap=cmap, vmin=vmin, vmax=vmax)
-            for r in range(3):
-                _box(axes[r0 + r, i], box, "yellow" if r < 2 else "black", "--")
-            if outputs is not None:
-                _show(axes[r0 + 3, i], outputs[1][i])
-                _box(axes[r0 + 3, i], box)
-        for r, lab in enumerate([name, "blended", "heat map"] + ([outputs[0]] if outputs else [])):
-            axes[r0 + r, 0].set_ylabel(lab, fontsize=8)
-        heat_axes += list(axes[r0 + 1:r0 + 3].ravel())
-    for ax in axes.ravel():
-        _clean(ax)
+        r0, k = gi * rows_per, min(cols, len(images))
+        shown = _display_tiles(images[:k])
+        heats = [normalize_attr(a, sign, outlier_perc) for a in attrs[:k]]
+        grey = [s if s.ndim == 2 else s.mean(-1) for s in shown]
+        dashed = ("yellow", "--")
+        _row(axes[r0], shown, box=box, box_style=dashed, top=titles[:k], label=name)
+        _row(axes[r0 + 1], heats, cmap, vmin, vmax, under=grey, alpha=0.55, box=box, box_style=dashed,
+             label="blended")
+        _row(axes[r0 + 2], heats, cmap, vmin, vmax, box=box, box_style=("black", "--"), label="heat map")
+        if outputs is not None:
+            _row(axes[r0 + 3], _display_tiles(outputs[1][:k]), box=box, label=outputs[0])
+        heat_axes += [axes[r0 + 1], axes[r0 + 2]]
     sm = cm.ScalarMappable(colors.Normalize(vmin, vmax), cmap)
     cb = fig.colorbar(sm, ax=heat_axes, shrink=0.8, aspect=25, pad=0.01)
-    cb.set_label(f"scaled attribution ({_SIGN_NOTE[sign]})", fontsize=7)
+    cb.set_label(f"scaled attribution\n({_SIGN_NOTE[sign]})", fontsize=7)
     cb.ax.tick_params(labelsize=7)
     shown_n = max(len(g[1]) for g in groups)
     fig.suptitle(title + (f" — first {cols} of {shown_n}" if shown_n > cols else ""), fontsize=9)
@@ -109,21 +146,12 @@ def latent_bars(path, image, box, dims, mean_attr, std, mean_abs, title) -> str:
 def strip_grid(path, strips, box, row_labels, col_labels, values=None, title="", panel=1.1) -> str:
     """Strips (rows, steps, H, W, C) with labels, optional box and a value under each image."""
     r, c = strips.shape[:2]
-    fig = Figure(figsize=(panel * c + 0.8, panel * r + 0.7), layout="constrained")
-    axes = fig.subplots(r, c, squeeze=False)
+    fig = Figure(figsize=(panel * c + 0.8, (panel + 0.25) * r + 0.9), layout="constrained")
+    axes = fig.subplots(r, 1, squeeze=False)[:, 0]
     for i in range(r):
-        for j in range(c):
-            ax = axes[i, j]
-            _show(ax, strips[i, j])
-            _box(ax, box)
-            _clean(ax)
-            if values is not None:
-                ax.set_xlabel(f"{values[i, j]:+.2f}", fontsize=7, labelpad=1)
-            if j == 0:
-                ax.set_ylabel(row_labels[i], fontsize=8)
-            if i == 0:
-                ax.set_title(col_labels[j], fontsize=8)
-    fig.suptitle(title, fontsize=8, wrap=True)
+        _row(axes[i], _display_tiles(strips[i]), box=box, top=col_labels if i == 0 else None,
+             bottom=None if values is None else [f"{v:+.2f}" for v in values[i]], label=row_labels[i])
+    fig.suptitle(title, fontsize=8)
     return _save(fig, path)
 
 
@@ -153,16 +181,12 @@ def feature_grids(path, rows, title) -> str:
 def top_activating_grid(path, images, idx, channels, scores, title, panel=0.9) -> str:
     """Row per channel: the real images that activate it most (its mean activation under each)."""
     r, k = len(channels), idx.shape[1]
-    fig = Figure(figsize=(panel * k + 0.9, panel * r + 0.6), layout="constrained")
-    axes = fig.subplots(r, k, squeeze=False)
+    fig = Figure(figsize=(panel * k + 0.9, (panel + 0.15) * r + 0.6), layout="constrained")
+    axes = fig.subplots(r, 1, squeeze=False)[:, 0]
     for i, ch in enumerate(channels):
-        for j in range(k):
-            ax = axes[i, j]
-            _show(ax, images[idx[ch, j]])
-            _clean(ax)
-            ax.set_xlabel(f"{scores[idx[ch, j], ch]:.2f}", fontsize=6, labelpad=1)
-        axes[i, 0].set_ylabel(f"ch {ch}", fontsize=8)
-    fig.suptitle(title, fontsize=8, wrap=True)
+        _row(axes[i], _display_tiles(images[idx[ch]]), label=f"ch {ch}",
+             bottom=[f"{scores[j, ch]:.2f}" for j in idx[ch]])
+    fig.suptitle(title, fontsize=8)
     return _save(fig, path)
 
 
@@ -196,26 +220,23 @@ def layer_stats(path, names, stats, title) -> str:
 def attack_examples(path, groups, eps, title, panel=1.15) -> str:
     """Groups (name, originals, adversarials, logits before, after) side by side; rows: original,
     perturbation (colour scale = the largest |δ| shown), attacked."""
-    cols = sum(len(g[1]) for g in groups)
-    fig = Figure(figsize=(panel * cols + 1.6, panel * 3 + 0.8), layout="constrained")
-    axes = fig.subplots(3, cols, squeeze=False)
-    vmax = max(float(np.abs(g[2] - g[1]).max()) for g in groups) or 1.0
-    c = 0
-    for name, orig, adv, before, after in groups:
-        for i in range(len(orig)):
-            _show(axes[0, c], orig[i])
-            axes[0, c].set_title(f"{name}\nD logit {before[i]:+.2f}", fontsize=7)
-            axes[1, c].imshow((adv[i] - orig[i]).mean(-1), cmap="RdBu_r", vmin=-vmax, vmax=vmax)
-            _show(axes[2, c], adv[i])
-            flipped = np.sign(after[i]) != np.sign(before[i])
-            axes[2, c].set_title(f"D logit {after[i]:+.2f}", fontsize=7, color="red" if flipped else "black")
-            c += 1
-    for r, lab in enumerate(["original", "perturbation δ", "attacked"]):
-        axes[r, 0].set_ylabel(lab, fontsize=8)
-    for ax in axes.ravel():
-        _clean(ax)
+    orig = np.concatenate([g[1] for g in groups])
+    adv = np.concatenate([g[2] for g in groups])
+    before = np.concatenate([g[3] for g in groups])
+    after = np.concatenate([g[4] for g in groups])
+    names = [g[0] for g in groups for _ in range(len(g[1]))]
+    delta = (adv - orig).mean(-1)
+    vmax = float(np.abs(delta).max()) or 1.0
+    fig = Figure(figsize=(panel * len(orig) + 1.6, (panel + 0.35) * 3 + 0.6), layout="constrained")
+    axes = fig.subplots(3, 1)
+    flipped = {i: "red" for i in range(len(orig)) if np.sign(after[i]) != np.sign(before[i])}
+    _row(axes[0], _display_tiles(orig), top=[f"{n}\nD logit {b:+.2f}" for n, b in zip(names, before)],
+         label="original")
+    _row(axes[1], list(delta), "RdBu_r", -vmax, vmax, label="perturbation δ")
+    _row(axes[2], _display_tiles(adv), top=[f"D logit {a:+.2f}" for a in after], top_colors=flipped,
+         label="attacked")
     sm = cm.ScalarMappable(colors.Normalize(-vmax, vmax), "RdBu_r")
-    cb = fig.colorbar(sm, ax=axes.ravel().tolist(), shrink=0.6, aspect=20, pad=0.01)
+    cb = fig.colorbar(sm, ax=list(axes), shrink=0.6, aspect=20, pad=0.01)
     cb.set_label("δ ([−1, 1] units;\nscale = largest |δ|)", fontsize=7)
     cb.ax.tick_params(labelsize=7)
     fig.suptitle(title + f", ε = {eps:g}\n(red: D's decision flipped)", fontsize=9)

@@ -35,8 +35,8 @@ def train_classifier(images_u8: np.ndarray, labels: np.ndarray, num_classes: int
     tx = optax.adam(1e-3)
     data, lab = jnp.asarray(images_u8), jnp.asarray(labels)
 
-    def step(carry, k):
-        params, opt = carry
+    @jax.jit
+    def step(params, opt, k):
         k1, k2 = jax.random.split(k)
         idx = jax.random.randint(k1, (batch,), 0, data.shape[0])
         x = jnp.roll(to_float(data[idx]), jax.random.randint(k2, (2,), -1, 2), axis=(1, 2))
@@ -45,12 +45,13 @@ def train_classifier(images_u8: np.ndarray, labels: np.ndarray, num_classes: int
             _, logits = model.apply({"params": p}, x)
             return optax.softmax_cross_entropy_with_integer_labels(logits, lab[idx]).mean()
 
-        grads = jax.grad(loss_fn)(params)
-        upd, opt = tx.update(grads, opt, params)
-        return (optax.apply_updates(params, upd), opt), None
+        upd, opt = tx.update(jax.grad(loss_fn)(params), opt, params)
+        return optax.apply_updates(params, upd), opt
 
-    (params, _), _ = jax.jit(lambda c, ks: jax.lax.scan(step, c, ks))((params, tx.init(params)),
-                                                                      jax.random.split(key, steps))
+    # A Python loop over a jitted step: XLA:CPU runs convolutions inside lax.scan far slower.
+    opt = tx.init(params)
+    for k in jax.random.split(key, steps):
+        params, opt = step(params, opt, k)
     return params
 
 

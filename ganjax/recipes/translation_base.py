@@ -74,6 +74,9 @@ class TranslationRecipe(Recipe):
                                   ("loss.name", cfg.loss.name, tuple(losses.ADVERSARIAL))):
             if value not in valid:
                 raise ConfigError(f"unknown {key} {value!r}; valid: {', '.join(valid)}")
+        if d.crop_size // 2 ** m.n_layers_d < 3:  # the PatchGAN's map: crop / 2^n - 2 logits a side
+            raise ConfigError(f"data.crop_size {d.crop_size} is too small for the PatchGAN with "
+                              f"model.n_layers_d={m.n_layers_d}; it needs crop_size >= {3 * 2 ** m.n_layers_d}")
         self.crop, self.channels, self.batch_size = d.crop_size, d.channels, cfg.train.batch_size
         self.dtype = compute_dtype(m.dtype)
         self.adv = losses.adversarial(cfg.loss.name)

@@ -1,27 +1,48 @@
-"""The training loop: compiled K-step dispatches on device, host work (logs, pictures, checkpoints) between."""
+"""The training loop: compiled K-step dispatches on device, host work (logs, pictures, checkpoints) between.
+
+Guarantees (tested in tests/test_train.py and tests/test_faults.py):
+- resume: the same command on the same workdir continues from the latest checkpoint and ends with
+  parameters bit-identical (on CPU) to a run that never stopped;
+- SIGTERM / SIGINT: the current dispatch finishes, a checkpoint is written, the process exits (143 / 130);
+- NaN/Inf in any loss or gradient norm: the run stops naming the step and the term (or, with
+  train.on_nan=restore, reloads the last good checkpoint and skips past the bad batches), and the last
+  good checkpoint is kept;
+- a checkpoint that cannot be written (disk full): a one-line error; earlier checkpoints stay intact.
+"""
 from __future__ import annotations
 
-from ganjax.errors import GanjaxError
-
+import contextlib
 import math
 import os
+import signal
+import sys
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
 from ganjax import recipes, report
-from ganjax.checkpoint import Checkpoints
+from ganjax.checkpoint import CheckpointError, Checkpoints
+from ganjax.errors import GanjaxError
 from ganjax.train import workdir as wd
 from ganjax.train.steps import compile_multi_step
+
+CPU_MAX_STEPS_PER_DISPATCH = 5  # unrolled on CPU (see steps.default_unroll): compile time grows with K
+MAX_NAN_RESTORES = 3
 
 
 class NonFiniteError(GanjaxError, RuntimeError):
     """A loss or gradient became NaN/Inf; the message names the step and the term."""
 
 
-CPU_MAX_STEPS_PER_DISPATCH = 5  # unrolled on CPU (see steps.default_unroll): compile time grows with K
+class Interrupted(GanjaxError):
+    """SIGTERM/SIGINT arrived; a checkpoint was written. `code` is the conventional exit status."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
 
 
 def chunk_size(cfg) -> int:
@@ -43,11 +64,30 @@ def first_nonfinite(metrics: dict) -> tuple[int, str] | None:
     return int(bad[name]), name
 
 
-def restore_or_init(recipe, cfg, ckpts: Checkpoints):
-    state = recipe.init_state(cfg.seed)
-    if ckpts.latest_step() is not None:
-        state = ckpts.restore(state)
-    return state
+@contextlib.contextmanager
+def stop_signals():
+    """Turn SIGTERM/SIGINT into a flag the loop checks between dispatches (main thread only)."""
+    received: list[int] = []
+    handler = lambda signum, frame: received.append(signum)
+    try:
+        old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    except ValueError:  # not the main thread: leave signals alone
+        old = {}
+    try:
+        yield received
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def save_checkpoint(ckpts: Checkpoints, step: int, state, force: bool = False) -> None:
+    try:
+        ckpts.save(step, state, force=force)
+        if force:
+            ckpts.wait()
+    except OSError as e:
+        raise CheckpointError(f"could not write the checkpoint of step {step} ({e.strerror or e}); earlier "
+                              f"checkpoints are intact: {ckpts.all_steps()}") from None
 
 
 def train_and_evaluate(cfg, workdir: str, progress: bool = True) -> dict:
@@ -56,56 +96,81 @@ def train_and_evaluate(cfg, workdir: str, progress: bool = True) -> dict:
     recipe = recipes.build(cfg)
     data = jax.device_put(recipe.device_data())  # bad data fails here, before the run folder is touched
     workdir = wd.prepare(workdir, cfg)
-    txs = recipe.optimizers()
     t = cfg.train
+    txs = recipe.optimizers()
     ckpts = Checkpoints(os.path.join(workdir, "checkpoints"), keep=t.keep)
-    state = restore_or_init(recipe, cfg, ckpts)
+    state = recipe.init_state(cfg.seed)
+    abstract = jax.eval_shape(lambda s: s, state)
+    if ckpts.latest_step() is not None:
+        state = ckpts.restore(abstract)
     step = int(state.step)
     log = wd.MetricsLog(os.path.join(workdir, "metrics.jsonl"), step)
-    k = chunk_size(cfg)
-    fns = {}
+    k, fns = chunk_size(cfg), {}
     fixed = recipe.fixed_inputs(t.num_sample_grid)
     visualize = jax.jit(recipe.visualize)
     bar = tqdm(total=t.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True,
                desc=os.path.basename(workdir))
-    last, block, t_block, imgs = {}, [], time.perf_counter(), 0
+    last, block, t_block, imgs, restores = {}, [], time.perf_counter(), 0, 0
     try:
-        while step < t.steps:
-            n = min(k, t.steps - step)
-            if n not in fns:
-                fns[n] = compile_multi_step(recipe, txs, n)
-            t0 = time.perf_counter()
-            new_state, metrics = fns[n](state, data)
-            metrics = jax.device_get(metrics)
-            bad = first_nonfinite(metrics)
-            if bad is not None:
-                i, name = bad
-                raise NonFiniteError(f"{name} became non-finite at step {step + i + 1}; the last good "
-                                     f"checkpoint (step {ckpts.latest_step()}) is kept")
-            state, step = new_state, step + n
-            dt = time.perf_counter() - t0
-            if len(fns) > 1 or step > k:  # not the first (compiling) dispatch
-                imgs += n * t.batch_size
-            block.append(metrics)
-            bar.update(n)
-            if step % t.log_every == 0 or step == t.steps:
-                last = {key: float(np.mean(np.concatenate([b[key] for b in block]))) for key in block[0]}
-                elapsed = time.perf_counter() - t_block
-                last.update(step=step, img_per_s=round(imgs / elapsed, 1) if imgs else None, time=time.time())
-                log.write(last)
-                bar.set_postfix(d=f"{last['d_loss']:.3f}", g=f"{last['g_loss']:.3f}",
-                                img_s=f"{last['img_per_s'] or 0:.0f}")
-                block, t_block, imgs = [], time.perf_counter(), 0
-            if step % t.sample_every == 0 or step == t.steps:
-                report.save_grid(visualize(state, fixed), os.path.join(workdir, "samples", f"step_{step:06d}.png"),
-                                 nrow=recipe.grid_nrow)
-                report.write_html(workdir)
-            if step % t.ckpt_every == 0 or step == t.steps:
-                ckpts.save(step, state)
+        with stop_signals() as received:
+            while step < t.steps:
+                n = min(k, t.steps - step)
+                if n not in fns:
+                    fns[n] = compile_multi_step(recipe, txs, n)
+                new_state, metrics = fns[n](state, data)
+                metrics = jax.device_get(metrics)
+                bad = first_nonfinite(metrics)
+                if bad is not None:
+                    i, name = bad
+                    good = ckpts.latest_step()
+                    msg = f"{name} became non-finite at step {step + i + 1}"
+                    if t.on_nan != "restore" or good is None or restores >= MAX_NAN_RESTORES:
+                        raise NonFiniteError(f"{msg}; the last good checkpoint (step {good}) is kept")
+                    restores += 1
+                    ckpts.wait()
+                    skip_to = (step + i + 1 + k - 1) // k * k  # past the bad batch, on a dispatch boundary
+                    state = ckpts.restore(abstract).replace(step=jnp.asarray(skip_to, jnp.int32))
+                    log.write({"step": step + i + 1, "event": f"{msg}; restored step {good}, skipped to {skip_to}"})
+                    tqdm.write(f"ganjax: {msg}; restored step {good} and skipped to step {skip_to}", file=sys.stderr)
+                    step, block, imgs = skip_to, [], 0
+                    bar.n = step
+                    continue
+                first_dispatch = len(fns) == 1 and not block and not last
+                state, step = new_state, step + n
+                if not first_dispatch:  # the first includes compilation
+                    imgs += n * t.batch_size
+                block.append(metrics)
+                bar.update(n)
+                if step % t.log_every == 0 or step == t.steps:
+                    elapsed = time.perf_counter() - t_block
+                    last = {key: float(np.mean(np.concatenate([b[key] for b in block]))) for key in block[0]}
+                    last.update(step=step, img_per_s=round(imgs / elapsed, 1) if imgs else None, time=time.time())
+                    log.write(last)
+                    bar.set_postfix(d=f"{last['d_loss']:.3f}", g=f"{last['g_loss']:.3f}",
+                                    img_s=f"{last['img_per_s'] or 0:.0f}")
+                    block, t_block, imgs = [], time.perf_counter(), 0
+                if step % t.sample_every == 0 or step == t.steps:
+                    report.save_grid(visualize(state, fixed),
+                                     os.path.join(workdir, "samples", f"step_{step:06d}.png"), nrow=recipe.grid_nrow)
+                    report.write_html(workdir)
+                if step % t.ckpt_every == 0 or step == t.steps:
+                    save_checkpoint(ckpts, step, state)
+                if received:
+                    if step not in ckpts.all_steps():
+                        save_checkpoint(ckpts, step, state, force=True)
+                    ckpts.wait()
+                    name = signal.Signals(received[0]).name
+                    raise Interrupted(f"stopped by {name} at step {step}; checkpoint saved, run the same "
+                                      f"command to resume", 128 + received[0])
     finally:
         bar.close()
         log.close()
-        ckpts.close()
-        report.plot_losses(os.path.join(workdir, "metrics.jsonl"), os.path.join(workdir, "losses.png"))
-        report.write_html(workdir)
+        try:
+            ckpts.close()
+        except OSError as e:
+            raise CheckpointError(f"could not finish writing a checkpoint ({e.strerror or e}); earlier "
+                                  f"checkpoints are intact: {ckpts.all_steps()}") from None
+        finally:
+            report.plot_losses(os.path.join(workdir, "metrics.jsonl"), os.path.join(workdir, "losses.png"))
+            report.write_html(workdir)
     return last

@@ -1,0 +1,316 @@
+"""Throughput of ganjax's full train step, timed after compilation (`ganjax bench`; benchmarks/ reuses it).
+
+  ganjax bench dcgan --batch 64,256,1024 --dtype float32,bfloat16 [--upsample subpixel,phase] [--width 128]
+  ganjax bench cyclegan --batch 1,4 --size 256
+
+What is timed: the jitted K-step function of ganjax.train.steps.compile_multi_step (state donated), i.e. K
+full steps — data sampling (index permutation, gather, uint8 → float, noise), G forward, D update, G update —
+on synthetic uint8 images held on the device (so no input pipeline is measured). After `warmup` calls,
+`repeats` blocks of `iters` calls each end in jax.block_until_ready; a row reports the median block time
+per step (the minimum too). Runners are interleaved block by block (`measure`), so load on a shared
+machine hits all of them alike.
+
+Columns: images/s = batch / step time; compile_s = lower + compile of the K-step function; peak_mem =
+the process's peak (GPU: XLA's peak_bytes_in_use; CPU: peak RSS from getrusage — per process, so it
+covers everything run before in the same process); flops/img from XLA's cost analysis of the compiled
+K-step function ÷ (K · batch) (the twin's rows reuse it: same function); frac_peak = flops/img ·
+images/s ÷ the chip's peak from PEAK_FLOPS (blank on CPU, where no peak is tabulated).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ganjax.errors import UsageError
+
+# (device-kind substring, dtype) → (peak FLOP/s used for frac_peak, where the number comes from)
+PEAK_FLOPS = {
+    ("H100", "bfloat16"): (800e12, "bf16 8192³ matmul measured ~798 TFLOP/s (dense spec 989)"),
+    ("H100", "float32"): (60e12, "FP32 ~60-67 TFLOP/s spec; TF32 tensor cores ~400 (XLA/cuDNN may use TF32)"),
+    ("H200", "bfloat16"): (790e12, "bf16 matmul measured ~790 TFLOP/s (dense spec 989)"),
+    ("H200", "float32"): (60e12, "FP32 ~67 TFLOP/s spec; TF32 tensor cores ~400"),
+}
+CPU_NOTE = ("CPU: no peak tabulated (≈ cores · GHz · FLOPs/cycle, e.g. 2 · 3 · 32 = 192 GFLOP/s fp32 "
+            "with AVX2 FMA); peak_mem is the process's peak RSS")
+DEFAULT_OUT = "benchmarks/results/bench.jsonl"
+
+
+def backend() -> str:
+    import jax
+    return jax.default_backend()
+
+
+def device_info() -> dict:
+    import jax
+    d = jax.local_devices()[0]
+    return {"backend": jax.default_backend(), "device": getattr(d, "device_kind", str(d)),
+            "cpu_count": os.cpu_count(), "host": platform.node(), "load_avg_1m": round(os.getloadavg()[0], 2)}
+
+
+def peak_flops(device_kind: str, dtype: str) -> tuple[float | None, str]:
+    for (kind, dt), value in PEAK_FLOPS.items():
+        if kind.lower() in device_kind.lower() and dt == dtype:
+            return value
+    return None, CPU_NOTE if "cpu" in device_kind.lower() else f"no peak tabulated for {device_kind}"
+
+
+def rss_peak_bytes() -> int:
+    """This process's peak resident set size (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if platform.system() == "Darwin" else peak * 1024)
+
+
+def jax_peak_memory() -> tuple[int | None, str]:
+    import jax
+    stats = jax.local_devices()[0].memory_stats() if backend() != "cpu" else None
+    if stats and "peak_bytes_in_use" in stats:
+        return int(stats["peak_bytes_in_use"]), "device peak_bytes_in_use (process so far)"
+    return rss_peak_bytes(), "process peak RSS"
+
+
+def xla_flops(compiled) -> float | None:
+    """FLOPs of a compiled XLA executable; cost_analysis() is a dict or a list of dicts by version."""
+    try:
+        cost = compiled.cost_analysis()
+    except Exception:  # noqa: BLE001 - some backends do not implement it
+        return None
+    if isinstance(cost, (list, tuple)):
+        cost = cost[0] if cost else None
+    flops = (cost or {}).get("flops")
+    return float(flops) if flops and flops > 0 else None
+
+
+class JaxRunner:
+    """One ganjax configuration: compiled K-step function, its (donated) state and its device data."""
+    impl = "ganjax"
+
+    def __init__(self, recipe, data: dict, steps_per_dispatch: int, label: dict, seed: int = 0):
+        import jax
+        from ganjax.train.steps import compile_multi_step
+
+        self.recipe, self.k, self.label = recipe, steps_per_dispatch, dict(label)
+        self.state = recipe.init_state(seed)
+        self.data = jax.device_put(data)
+        fn = compile_multi_step(recipe, recipe.optimizers(), steps_per_dispatch)
+        t0 = time.perf_counter()
+        self.compiled = fn.lower(self.state, self.data).compile()
+        self.compile_s = time.perf_counter() - t0
+        flops = xla_flops(self.compiled)
+        self.images_per_call = recipe.batch_size * steps_per_dispatch
+        self.flops_per_image = flops / self.images_per_call if flops else None
+        self.flops_source = "xla_cost_analysis" if flops else None
+
+    def block(self, calls: int) -> None:
+        import jax
+        metrics = None
+        for _ in range(calls):
+            self.state, metrics = self.compiled(self.state, self.data)
+        jax.block_until_ready((self.state, metrics))
+
+    def peak_memory(self) -> tuple[int | None, str]:
+        return jax_peak_memory()
+
+
+def measure(runners: list, repeats: int = 5, warmup: int = 2, iters: int | None = None,
+            target_block_s: float = 1.0) -> list[dict]:
+    """Time runners interleaved: warm-up, then `repeats` rounds of one block per runner.
+
+    A block is `iters` dispatches (default: enough for ≈ target_block_s, from the last warm-up call).
+    Each runner needs .block(n), .images_per_call, .k and .compile_s; returns one timing dict per runner.
+    """
+    calls = []
+    for r in runners:
+        t = 0.0
+        for _ in range(max(warmup, 1)):
+            t0 = time.perf_counter()
+            r.block(1)
+            t = time.perf_counter() - t0
+        calls.append(iters or max(1, min(1000, math.ceil(target_block_s / max(t, 1e-6)))))
+    times = [[] for _ in runners]
+    for _ in range(repeats):
+        for i, r in enumerate(runners):
+            t0 = time.perf_counter()
+            r.block(calls[i])
+            times[i].append((time.perf_counter() - t0) / (calls[i] * r.k))
+    return [{"step_s": statistics.median(t), "step_s_min": min(t), "iters": calls[i], "repeats": repeats}
+            for i, t in enumerate(times)]
+
+
+def make_row(runner, timing: dict, info: dict, **extra) -> dict:
+    """One JSON line: the runner's label, its timing, throughput, memory, FLOPs and fraction of peak."""
+    batch = runner.images_per_call // runner.k
+    ips = batch / timing["step_s"]
+    mem, mem_src = runner.peak_memory()
+    dtype = runner.label.get("dtype", "float32")
+    peak, peak_note = peak_flops(info["device"], dtype)
+    fpi = runner.flops_per_image
+    row = {"impl": runner.impl, **runner.label, "batch": batch, "k": runner.k, "images_per_s": ips,
+           "step_ms": 1e3 * timing["step_s"], "step_ms_min": 1e3 * timing["step_s_min"],
+           "compile_s": runner.compile_s, "peak_mem_bytes": mem, "peak_mem_source": mem_src,
+           "flops_per_image": fpi, "flops_source": runner.flops_source, "peak_flops": peak,
+           "peak_note": peak_note, "frac_peak": fpi * ips / peak if (fpi and peak) else None,
+           "iters": timing["iters"], "repeats": timing["repeats"], **info, **extra,
+           "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    return row
+
+
+def write_jsonl(rows: list[dict], path: str) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        for row in rows:
+            f.write(json.dumps(row, default=str) + "\n")
+
+
+def _fmt(v, spec):
+    return "" if v is None else format(v, spec)
+
+
+def format_table(rows: list[dict], ratio_to: str | None = None) -> str:
+    """A plain-text table; `ratio_to` adds images/s ÷ that impl's images/s in the same configuration."""
+    cols = ["impl", "model", "variant", "dtype", "batch", "k", "img/s", "step ms", "compile s", "peak MiB",
+            "GFLOP/img", "% peak"] + (["ratio"] if ratio_to else [])
+    key = lambda r: (r["model"], r["variant"], r["dtype"], r["batch"])
+    base = {key(r): r["images_per_s"] for r in rows if ratio_to and r["impl"] == ratio_to}
+    lines = []
+    for r in rows:
+        fpi, ref = r.get("flops_per_image"), base.get(key(r))
+        line = [r["impl"], r["model"], r["variant"], r["dtype"], str(r["batch"]), str(r["k"]),
+                _fmt(r["images_per_s"], ".1f"), _fmt(r["step_ms"], ".1f"), _fmt(r["compile_s"], ".1f"),
+                _fmt(r["peak_mem_bytes"] and r["peak_mem_bytes"] / 2**20, ".0f"), _fmt(fpi and fpi / 1e9, ".2f"),
+                _fmt(r["frac_peak"] and 100 * r["frac_peak"], ".1f")]
+        if ratio_to:
+            line.append(_fmt(ref and r["images_per_s"] / ref, ".2f"))
+        lines.append(line)
+    widths = [max(len(c), *(len(l[i]) for l in lines)) for i, c in enumerate(cols)] if lines else []
+    fmt = lambda cells: "  ".join(c.rjust(w) for c, w in zip(cells, widths))
+    return "\n".join([fmt(cols), fmt(["-" * w for w in widths])] + [fmt(l) for l in lines])
+
+
+# -- the two benchmarked models -----------------------------------------------------------------------
+def experiment_config(name: str, overrides: list[tuple[str, str]]):
+    """experiments/NAME.py (next to the package, as in this repository) with dotted overrides."""
+    from ganjax import config as config_lib
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / f"{name}.py"
+    if not path.is_file():
+        raise UsageError(f"ganjax bench needs the repository's experiments/{name}.py (not found at {path})")
+    return config_lib.load(str(path), overrides)
+
+
+def dcgan_setup(batch: int, dtype: str, upsample: str, width: int, n_images: int = 2048):
+    """The article's DCGAN (28x28x1) at `width`, and synthetic uint8 images. "phase" = models/phase_conv."""
+    from ganjax.recipes.dcgan import DCGAN
+
+    method = "conv_transpose" if upsample == "phase" else upsample
+    cfg = experiment_config("dcgan_mnist", [("model.g_width", str(width)), ("model.d_width", str(width)),
+                                            ("model.upsample", method), ("model.dtype", dtype),
+                                            ("train.batch_size", str(batch))])
+    recipe = DCGAN(cfg)
+    if upsample == "phase":
+        from ganjax.models.phase_conv import PhaseGenerator
+        g = recipe.modules["g"]
+        recipe.modules["g"] = PhaseGenerator(image_size=g.image_size, channels=g.channels, width=g.width,
+                                             dtype=g.dtype)
+    images = np.random.default_rng(0).integers(0, 256, (n_images, 28, 28, 1), dtype=np.uint8)
+    return recipe, {"images": images}
+
+
+def cyclegan_setup(batch: int, dtype: str, size: int, upsample: str = "conv_transpose", ngf: int = 64,
+                   n_blocks: int = 9, n_images: int = 8):
+    """CycleGAN (ResNet generators, 70x70 PatchGANs, LSGAN, pool 50) on synthetic uint8 size² images."""
+    from ganjax.recipes.translation import CycleGAN
+
+    cfg = experiment_config("cyclegan", [("data.load_size", str(size)), ("data.crop_size", str(size)),
+                                         ("model.upsample", upsample), ("model.ngf", str(ngf)),
+                                         ("model.ndf", str(ngf)), ("model.n_blocks", str(n_blocks)),
+                                         ("model.dtype", dtype), ("train.batch_size", str(batch))])
+    rng = np.random.default_rng(0)
+    data = {k: rng.integers(0, 256, (n_images, size, size, 3), dtype=np.uint8) for k in ("train_a", "train_b")}
+    return CycleGAN(cfg), data
+
+
+def jax_runners(model: str, batch: int, dtype: str, k: int, variant: str, args) -> JaxRunner:
+    if model == "dcgan":
+        recipe, data = dcgan_setup(batch, dtype, variant, args.width)
+        label = {"model": f"dcgan-w{args.width}", "variant": variant, "dtype": dtype}
+    else:
+        recipe, data = cyclegan_setup(batch, dtype, args.size, variant, args.ngf, args.blocks)
+        label = {"model": f"cyclegan-{args.size}px-ngf{args.ngf}-b{args.blocks}", "variant": variant,
+                 "dtype": dtype}
+    return JaxRunner(recipe, data, k, label)
+
+
+# -- command line ----------------------------------------------------------------------------------------
+def add_arguments(p: argparse.ArgumentParser, cpu: bool) -> None:
+    """Options shared by `ganjax bench` and benchmarks/compare_torch.py (CPU defaults are smaller)."""
+    p.add_argument("--batch", default=None, help="comma-separated batch sizes (default dcgan: 64,256,1024 on "
+                                                 "GPU, 64 on CPU; cyclegan: 1,4 on GPU, 1 on CPU)")
+    p.add_argument("--dtype", default="float32,bfloat16", help="float32,bfloat16 (compute dtype)")
+    p.add_argument("--upsample", default=None, help="dcgan: conv_transpose,subpixel,resize_conv,phase "
+                                                    "(default subpixel); cyclegan: default conv_transpose")
+    p.add_argument("--steps-per-dispatch", default="1", help="K steps fused per call (comma-separated)")
+    p.add_argument("--width", type=int, default=128, help="dcgan width (the article's 128; config default 64)")
+    p.add_argument("--size", type=int, default=None, help="cyclegan image size (default 256 GPU, 64 CPU)")
+    p.add_argument("--ngf", type=int, default=64, help="cyclegan ngf = ndf (default 64)")
+    p.add_argument("--blocks", type=int, default=9, help="cyclegan residual blocks (default 9)")
+    p.add_argument("--iters", type=int, default=None, help="dispatches per timed block (default: ≈1 s)")
+    p.add_argument("--repeats", type=int, default=5 if not cpu else 3, help="timed blocks (median)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed calls after compiling")
+    p.add_argument("--out", default=DEFAULT_OUT, help=f"JSON lines appended here (default {DEFAULT_OUT})")
+
+
+def resolve_defaults(args, cpu: bool) -> list[str]:
+    """Fill CPU/GPU-dependent defaults in place; returns notes to print about shortened defaults."""
+    notes = []
+    if args.batch is None:
+        args.batch = ("64" if cpu else "64,256,1024") if args.model == "dcgan" else ("1" if cpu else "1,4")
+        if cpu:
+            notes.append(f"CPU: default --batch shortened to {args.batch} (GPU default "
+                         f"{'64,256,1024' if args.model == 'dcgan' else '1,4'})")
+    if args.model == "cyclegan" and args.size is None:
+        args.size = 64 if cpu else 256
+        if cpu:
+            notes.append("CPU: default --size 64 (GPU default 256, the reference's crop)")
+    if args.upsample is None:
+        args.upsample = "subpixel" if args.model == "dcgan" else "conv_transpose"
+    return notes
+
+
+def parse_list(text: str, kind=str) -> list:
+    return [kind(x) for x in str(text).split(",") if x.strip()]
+
+
+def main(argv: list[str]) -> list[dict]:
+    """`ganjax bench MODEL [options]`: the ganjax side only; prints a table, appends JSON lines."""
+    p = argparse.ArgumentParser(prog="ganjax bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("model", choices=("dcgan", "cyclegan"))
+    cpu = backend() == "cpu"
+    add_arguments(p, cpu)
+    args = p.parse_args(argv)
+    notes = resolve_defaults(args, cpu)
+    for n in notes:
+        print(n)
+    info, rows = device_info(), []
+    for batch in parse_list(args.batch, int):
+        for dtype in parse_list(args.dtype):
+            for variant in parse_list(args.upsample):
+                for k in parse_list(args.steps_per_dispatch, int):
+                    runner = jax_runners(args.model, batch, dtype, k, variant, args)
+                    (timing,) = measure([runner], args.repeats, args.warmup, args.iters,
+                                        target_block_s=1.0 if cpu else 0.3)
+                    rows.append(make_row(runner, timing, {**info, "load_avg_1m": round(os.getloadavg()[0], 2)}))
+                    print(format_table(rows[-1:]).splitlines()[-1] if len(rows) > 1 else format_table(rows),
+                          flush=True)
+                    del runner
+    write_jsonl(rows, args.out)
+    print(f"\n{format_table(rows)}\n{CPU_NOTE if cpu else ''}\nwrote {len(rows)} line(s) to {args.out}")
+    return rows
