@@ -51,7 +51,7 @@ class Checkpoints:
         target = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, abstract_state)
         try:
             return self.manager.restore(step, args=ocp.args.StandardRestore(target))
-        except (ValueError, KeyError, TypeError) as e:
+        except Exception as e:  # orbax's errors for missing files, bad metadata, shape mismatches
             msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
             raise CheckpointError(f"checkpoint at step {step} in {self.directory} does not fit this model "
                                   f"({msg})") from None

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ganjax.errors import UsageError
+
 def _user_errors():
     from ganjax.errors import GanjaxError
     return (GanjaxError, FileNotFoundError, FileExistsError)
@@ -21,8 +23,8 @@ def split_overrides(argv: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
         if arg.startswith("--config."):
             key, eq, value = arg[len("--config."):].partition("=")
             if not eq:
-                if i + 1 >= len(argv):
-                    raise SystemExit(f"ganjax: error: --config.{key} needs a value")
+                if i + 1 >= len(argv) or argv[i + 1].startswith("--"):
+                    raise UsageError(f"--config.{key} needs a value")
                 value, i = argv[i + 1], i + 1
             overrides.append((key, value))
         else:
@@ -177,10 +179,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     import logging
     logging.getLogger("absl").setLevel(logging.ERROR)  # orbax's notes on read-only managers etc.
-    rest, overrides = split_overrides(argv)
+    try:
+        rest, overrides = split_overrides(argv)
+    except UsageError as e:
+        print(f"ganjax: error: {e}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(rest)
     if overrides and args.command != "train":
-        print(f"ganjax: error: --config.* overrides apply to train only", file=sys.stderr)
+        print("ganjax: error: --config.* overrides apply to train only", file=sys.stderr)
         return 2
     if args.debug:
         args.func(args, overrides)

@@ -127,8 +127,16 @@ def validate(cfg: ml_collections.ConfigDict) -> None:
     for name in ("steps", "batch_size", "steps_per_dispatch", "log_every", "ckpt_every", "sample_every"):
         if name in t and t[name] <= 0:
             raise ConfigError(f"config key 'train.{name}' must be positive, got {t[name]}")
-    if "dtype" in cfg.get("model", {}) and cfg.model.dtype not in ("float32", "bfloat16"):
-        raise ConfigError(f"config key 'model.dtype' must be float32 or bfloat16, got {cfg.model.dtype!r}")
+    if "dtype" in cfg.get("model", {}):
+        check_choice("model.dtype", cfg.model.dtype, ("float32", "bfloat16"))
+    if "on_nan" in t:
+        check_choice("train.on_nan", t.on_nan, ("stop", "restore"))
+
+
+def check_choice(key: str, value, valid) -> None:
+    """A ConfigError naming `key` and the valid values unless `value` is one of them."""
+    if value not in valid:
+        raise ConfigError(f"config key {key!r} is {value!r}; valid: {', '.join(map(str, valid))}")
 
 
 def to_json(cfg: ml_collections.ConfigDict) -> str:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from ganjax.recipes.base import Recipe
 
-
 def build(cfg) -> Recipe:
     """The recipe named by `cfg.experiment`."""
     name = cfg.experiment
@@ -12,7 +11,8 @@ def build(cfg) -> Recipe:
         return DCGAN(cfg)
     if name in TRANSLATION:
         return _translation_class(name)(cfg)
-    raise ValueError(f"unknown experiment {name!r}; valid: dcgan, {', '.join(TRANSLATION)}")
+    from ganjax.config import ConfigError
+    raise ConfigError(f"config key 'experiment' is {name!r}; valid: dcgan, {', '.join(TRANSLATION)}")
 
 
 TRANSLATION = ("cyclegan", "pix2pix")  # image-to-image experiments (ganjax translate / eval PSNR, SSIM)

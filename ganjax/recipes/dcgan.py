@@ -9,6 +9,8 @@ import jax.numpy as jnp
 from ganjax import losses
 from ganjax.data import batch_indices, load_dataset, to_float
 from ganjax.models.dcgan import Discriminator, Discriminator64, Generator, Generator64
+from ganjax.config import ConfigError, check_choice
+from ganjax.models.upsample import METHODS
 from ganjax.recipes.base import Recipe
 from ganjax.train.state import Runner, compute_dtype
 
@@ -21,8 +23,11 @@ class DCGAN(Recipe):
     def __init__(self, cfg):
         super().__init__(cfg)
         m = cfg.model
-        if m.arch not in ARCHS:
-            raise ValueError(f"unknown model.arch {m.arch!r}; valid: {', '.join(ARCHS)}")
+        check_choice("model.arch", m.arch, ARCHS)
+        check_choice("model.upsample", m.upsample, METHODS)
+        check_choice("loss.name", cfg.loss.name, losses.ADVERSARIAL)
+        if m.image_size % 4:
+            raise ConfigError(f"config key 'model.image_size' must be a multiple of 4, got {m.image_size}")
         g_cls, d_cls = ARCHS[m.arch]
         dtype = compute_dtype(m.dtype)
         self.modules = {

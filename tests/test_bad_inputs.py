@@ -1,0 +1,125 @@
+"""The catalogue of bad inputs: each gives one line `ganjax: error: ...` naming the problem, exit code 2,
+no traceback, and leaves an existing run folder untouched. (More cases live beside each command's tests.)"""
+import os
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ganjax.cli import main
+from tests.conftest import DCGAN, tiny_argv
+
+
+def snapshot(folder):
+    return {os.path.relpath(os.path.join(d, f), folder): os.stat(os.path.join(d, f)).st_mtime_ns
+            for d, _, fs in os.walk(folder) for f in fs}
+
+
+@pytest.fixture
+def folders(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    Image.new("L", (28, 28)).save(mixed / "a.png")
+    Image.new("L", (30, 28)).save(mixed / "b.png")
+    bad_idx = tmp_path / "idx"
+    bad_idx.mkdir()
+    (bad_idx / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03" + np.array([5, 28, 28], ">u4").tobytes())
+    noconf = tmp_path / "noconf.py"
+    noconf.write_text("X = 1\n")
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "todo.txt").write_text("mine")
+    return dict(empty=empty, mixed=mixed, idx=bad_idx, noconf=noconf, notes=notes, tmp=tmp_path)
+
+
+TRAIN_CASES = {
+    "unknown key": (["--config.train.stepz=3"], "unknown config key 'train.stepz' (did you mean train.steps?)"),
+    "wrong type": (["--config.train.steps=many"], "config key 'train.steps': expected int"),
+    "bad dtype": (["--config.model.dtype=float16"], "config key 'model.dtype' is 'float16'; valid: float32"),
+    "bad loss": (["--config.loss.name=bce"], "config key 'loss.name' is 'bce'; valid: nonsaturating"),
+    "bad upsample": (["--config.model.upsample=deconv"], "config key 'model.upsample' is 'deconv'"),
+    "bad arch": (["--config.model.arch=stylegan"], "config key 'model.arch' is 'stylegan'"),
+    "bad experiment": (["--config.experiment=vae"], "config key 'experiment' is 'vae'"),
+    "zero batch": (["--config.train.batch_size=0"], "'train.batch_size' must be positive"),
+    "bad on_nan": (["--config.train.on_nan=ignore"], "config key 'train.on_nan' is 'ignore'"),
+    "image size": (["--config.model.image_size=30"], "'model.image_size' must be a multiple of 4"),
+    "missing data": (["--config.data.source=idx:/no/such/mnist"], "data path not found: /no/such/mnist"),
+    "unknown source": (["--config.data.source=mnist"], "unknown data source 'mnist'"),
+    "empty folder": (["--config.data.source=folder:{empty}"], "no images"),
+    "mixed sizes": (["--config.data.source=folder:{mixed}"], "images of mixed sizes"),
+    "truncated idx": (["--config.data.source=idx:{idx}"], "is truncated"),
+    "offline tfds": (["--config.data.source=tfds:mnist", "--config.data.tfds_dir={tmp}/tfds"],
+                     "tfds:mnist:train is not available offline"),
+    "override needs value": (["--config.train.steps"], "--config.train.steps needs a value"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TRAIN_CASES))
+def test_train_bad_input(case, folders, tmp_path, capsys):
+    extra, expected = TRAIN_CASES[case]
+    extra = [e.format(**folders) for e in extra]
+    run = tmp_path / "run"
+    code = _main(tiny_argv(run, *extra))
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert expected in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not run.exists()  # nothing was written
+
+
+def _main(argv):
+    try:
+        return main(argv)
+    except SystemExit as e:  # argparse-level errors
+        return e.code
+
+
+@pytest.mark.parametrize("case", ["missing config", "no get_config", "unknown config arg"])
+def test_config_file_errors(case, folders, tmp_path, capsys):
+    spec = {"missing config": "experiments/none.py", "no get_config": str(folders["noconf"]),
+            "unknown config arg": DCGAN + ":fast"}[case]
+    assert main(["train", spec, "--workdir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert {"missing config": "config file not found", "no get_config": "defines no get_config",
+            "unknown config arg": "unknown config argument 'fast'"}[case] in err
+
+
+def test_existing_runs_are_never_modified(tiny_run, folders, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    before = snapshot(run)
+    cases = [
+        (tiny_argv(run, "--config.model.upsample=resize_conv"), "holds another run (model differs"),
+        (tiny_argv(run, "--config.data.source=idx:/no/such"), "holds another run (data.source differs"),
+        (tiny_argv(folders["notes"]), "not empty and holds no ganjax run"),
+        (["sample", str(run), "--n", "4", "--output", str(tmp_path / "o"), "--step", "7"], "no checkpoint at step 7"),
+        (["sample", str(run), "--n", "0", "--output", str(tmp_path / "o")], "--n must be positive"),
+        (["sample", str(folders["empty"]), "--n", "4", "--output", str(tmp_path / "o")], "not a ganjax run folder"),
+        (["eval", str(folders["empty"])], "not a ganjax run folder"),
+        (["sample", str(run), "--config.train.steps=3", "--n", "2", "--output", "x"], "apply to train only"),
+    ]
+    for argv, expected in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert expected in err and len(err.splitlines()) == 1, (argv, err)
+    assert snapshot(run) == before
+    assert os.listdir(folders["notes"]) == ["todo.txt"]
+
+
+def test_run_without_checkpoint_and_corrupt_checkpoint(tiny_run, tmp_path, capsys):
+    run = tmp_path / "nock"
+    run.mkdir()
+    shutil.copy(tiny_run / "config.json", run / "config.json")
+    assert main(["sample", str(run), "--n", "2", "--output", str(tmp_path / "o")]) == 2
+    assert "has no checkpoints yet" in capsys.readouterr().err
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(tiny_run, corrupt)
+    for d, _, fs in os.walk(corrupt / "checkpoints" / "20"):
+        for f in fs:
+            if os.path.getsize(os.path.join(d, f)) > 1000:
+                open(os.path.join(d, f), "wb").close()  # truncate the array data
+    code = main(["sample", str(corrupt), "--n", "2", "--output", str(tmp_path / "o2")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "checkpoint at step 20" in err and len(err.splitlines()) == 1
