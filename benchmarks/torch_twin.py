@@ -21,7 +21,7 @@ from torch import nn
 
 
 def _t(a) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(np.asarray(a, dtype=np.float32)))
+    return torch.from_numpy(np.array(a, dtype=np.float32))  # a writable copy
 
 
 def load_conv(m: nn.Conv2d, p: dict) -> None:

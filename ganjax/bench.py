@@ -3,9 +3,10 @@
   ganjax bench dcgan --batch 64,256,1024 --dtype float32,bfloat16 [--upsample subpixel,phase] [--width 128]
   ganjax bench cyclegan --batch 1,4 --size 256
 
-What is timed: the jitted K-step function of ganjax.train.steps.compile_multi_step (state donated), i.e. K
-full steps — data sampling (index permutation, gather, uint8 → float, noise), G forward, D update, G update —
-on synthetic uint8 images held on the device (so no input pipeline is measured). After `warmup` calls,
+What is timed: the jitted K-step function of ganjax.train.steps.compile_multi_step (state donated; with
+--fuse python the same K steps as a Python loop in one jit, python_multi_step), i.e. K full steps — data
+sampling (index permutation, gather, uint8 → float, noise), G forward, D update, G update — on synthetic
+uint8 images held on the device (so no input pipeline is measured). After `warmup` calls,
 `repeats` blocks of `iters` calls each end in jax.block_until_ready; a row reports the median block time
 per step (the minimum too). Runners are interleaved block by block (`measure`), so load on a shared
 machine hits all of them alike.
@@ -28,10 +29,6 @@ import statistics
 import time
 from pathlib import Path
 
-import numpy as np
-
-from ganjax.errors import UsageError
-
 # (device-kind substring, dtype) → (peak FLOP/s used for frac_peak, where the number comes from)
 PEAK_FLOPS = {
     ("H100", "bfloat16"): (800e12, "bf16 8192³ matmul measured ~798 TFLOP/s (dense spec 989)"),
@@ -39,8 +36,8 @@ PEAK_FLOPS = {
     ("H200", "bfloat16"): (790e12, "bf16 matmul measured ~790 TFLOP/s (dense spec 989)"),
     ("H200", "float32"): (60e12, "FP32 ~67 TFLOP/s spec; TF32 tensor cores ~400"),
 }
-CPU_NOTE = ("CPU: no peak tabulated (≈ cores · GHz · FLOPs/cycle, e.g. 2 · 3 · 32 = 192 GFLOP/s fp32 "
-            "with AVX2 FMA); peak_mem is the process's peak RSS")
+CPU_NOTE = ("CPU: no peak tabulated (estimate: cores · GHz · FLOP/cycle/core, 32 fp32 with AVX2 FMA, 64 with "
+            "two AVX-512 FMA units); peak_mem is the process's peak RSS")
 DEFAULT_OUT = "benchmarks/results/bench.jsonl"
 
 
@@ -89,18 +86,40 @@ def xla_flops(compiled) -> float | None:
     return float(flops) if flops and flops > 0 else None
 
 
+def python_multi_step(recipe, txs, num_steps: int):
+    """compile_multi_step's contract (jitted, state donated, metrics stacked (K, ...)) without lax.scan: a
+    Python loop of train_step. On XLA:CPU a length-1 scan leaves most convolutions in non-canonical
+    layouts (generic slow kernels, ~45x slower step, measured); an unrolled Python loop never does."""
+    import jax
+    import jax.numpy as jnp
+    from ganjax.train.steps import train_step
+
+    def fn(state, data):
+        metrics = []
+        for _ in range(num_steps):
+            state, m = train_step(recipe, txs, state, data)
+            metrics.append(m)
+        return state, jax.tree_util.tree_map(lambda *ms: jnp.stack(ms), *metrics)
+    return jax.jit(fn, donate_argnums=(0,))
+
+
 class JaxRunner:
-    """One ganjax configuration: compiled K-step function, its (donated) state and its device data."""
+    """One ganjax configuration: compiled K-step function, its (donated) state and its device data.
+
+    fuse="scan": the framework's ganjax.train.steps.compile_multi_step; "python": python_multi_step."""
     impl = "ganjax"
 
-    def __init__(self, recipe, data: dict, steps_per_dispatch: int, label: dict, seed: int = 0):
+    def __init__(self, recipe, data: dict, steps_per_dispatch: int, label: dict, seed: int = 0,
+                 fuse: str = "scan"):
         import jax
         from ganjax.train.steps import compile_multi_step
 
-        self.recipe, self.k, self.label = recipe, steps_per_dispatch, dict(label)
+        self.recipe, self.k, self.label = recipe, steps_per_dispatch, {**label, "fuse": fuse}
+        self.impl = "ganjax" if fuse == "scan" else "ganjax-pyloop"
         self.state = recipe.init_state(seed)
         self.data = jax.device_put(data)
-        fn = compile_multi_step(recipe, recipe.optimizers(), steps_per_dispatch)
+        make = {"scan": compile_multi_step, "python": python_multi_step}[fuse]
+        fn = make(recipe, recipe.optimizers(), steps_per_dispatch)
         t0 = time.perf_counter()
         self.compiled = fn.lower(self.state, self.data).compile()
         self.compile_s = time.perf_counter() - t0
@@ -182,71 +201,18 @@ def format_table(rows: list[dict], ratio_to: str | None = None) -> str:
     base = {key(r): r["images_per_s"] for r in rows if ratio_to and r["impl"] == ratio_to}
     lines = []
     for r in rows:
-        fpi, ref = r.get("flops_per_image"), base.get(key(r))
+        fpi, ref, ips = r.get("flops_per_image"), base.get(key(r)), r["images_per_s"]
+        mem = r["peak_mem_bytes"]
         line = [r["impl"], r["model"], r["variant"], r["dtype"], str(r["batch"]), str(r["k"]),
-                _fmt(r["images_per_s"], ".1f"), _fmt(r["step_ms"], ".1f"), _fmt(r["compile_s"], ".1f"),
-                _fmt(r["peak_mem_bytes"] and r["peak_mem_bytes"] / 2**20, ".0f"), _fmt(fpi and fpi / 1e9, ".2f"),
-                _fmt(r["frac_peak"] and 100 * r["frac_peak"], ".1f")]
+                _fmt(ips, ".1f" if ips >= 10 else ".3g") if ips else "failed", _fmt(r["step_ms"], ".1f"),
+                _fmt(r["compile_s"], ".1f"), _fmt(mem and mem / 2**20, ".0f"), _fmt(fpi and fpi / 1e9, ".2f"),
+                _fmt(r["frac_peak"] and 100 * r["frac_peak"], ".2f")]
         if ratio_to:
-            line.append(_fmt(ref and r["images_per_s"] / ref, ".2f"))
+            line.append(_fmt(ref and ips and ips / ref, ".2f"))
         lines.append(line)
     widths = [max(len(c), *(len(l[i]) for l in lines)) for i, c in enumerate(cols)] if lines else []
     fmt = lambda cells: "  ".join(c.rjust(w) for c, w in zip(cells, widths))
     return "\n".join([fmt(cols), fmt(["-" * w for w in widths])] + [fmt(l) for l in lines])
-
-
-# -- the two benchmarked models -----------------------------------------------------------------------
-def experiment_config(name: str, overrides: list[tuple[str, str]]):
-    """experiments/NAME.py (next to the package, as in this repository) with dotted overrides."""
-    from ganjax import config as config_lib
-
-    path = Path(__file__).resolve().parents[1] / "experiments" / f"{name}.py"
-    if not path.is_file():
-        raise UsageError(f"ganjax bench needs the repository's experiments/{name}.py (not found at {path})")
-    return config_lib.load(str(path), overrides)
-
-
-def dcgan_setup(batch: int, dtype: str, upsample: str, width: int, n_images: int = 2048):
-    """The article's DCGAN (28x28x1) at `width`, and synthetic uint8 images. "phase" = models/phase_conv."""
-    from ganjax.recipes.dcgan import DCGAN
-
-    method = "conv_transpose" if upsample == "phase" else upsample
-    cfg = experiment_config("dcgan_mnist", [("model.g_width", str(width)), ("model.d_width", str(width)),
-                                            ("model.upsample", method), ("model.dtype", dtype),
-                                            ("train.batch_size", str(batch))])
-    recipe = DCGAN(cfg)
-    if upsample == "phase":
-        from ganjax.models.phase_conv import PhaseGenerator
-        g = recipe.modules["g"]
-        recipe.modules["g"] = PhaseGenerator(image_size=g.image_size, channels=g.channels, width=g.width,
-                                             dtype=g.dtype)
-    images = np.random.default_rng(0).integers(0, 256, (n_images, 28, 28, 1), dtype=np.uint8)
-    return recipe, {"images": images}
-
-
-def cyclegan_setup(batch: int, dtype: str, size: int, upsample: str = "conv_transpose", ngf: int = 64,
-                   n_blocks: int = 9, n_images: int = 8):
-    """CycleGAN (ResNet generators, 70x70 PatchGANs, LSGAN, pool 50) on synthetic uint8 size² images."""
-    from ganjax.recipes.translation import CycleGAN
-
-    cfg = experiment_config("cyclegan", [("data.load_size", str(size)), ("data.crop_size", str(size)),
-                                         ("model.upsample", upsample), ("model.ngf", str(ngf)),
-                                         ("model.ndf", str(ngf)), ("model.n_blocks", str(n_blocks)),
-                                         ("model.dtype", dtype), ("train.batch_size", str(batch))])
-    rng = np.random.default_rng(0)
-    data = {k: rng.integers(0, 256, (n_images, size, size, 3), dtype=np.uint8) for k in ("train_a", "train_b")}
-    return CycleGAN(cfg), data
-
-
-def jax_runners(model: str, batch: int, dtype: str, k: int, variant: str, args) -> JaxRunner:
-    if model == "dcgan":
-        recipe, data = dcgan_setup(batch, dtype, variant, args.width)
-        label = {"model": f"dcgan-w{args.width}", "variant": variant, "dtype": dtype}
-    else:
-        recipe, data = cyclegan_setup(batch, dtype, args.size, variant, args.ngf, args.blocks)
-        label = {"model": f"cyclegan-{args.size}px-ngf{args.ngf}-b{args.blocks}", "variant": variant,
-                 "dtype": dtype}
-    return JaxRunner(recipe, data, k, label)
 
 
 # -- command line ----------------------------------------------------------------------------------------
@@ -254,17 +220,22 @@ def add_arguments(p: argparse.ArgumentParser, cpu: bool) -> None:
     """Options shared by `ganjax bench` and benchmarks/compare_torch.py (CPU defaults are smaller)."""
     p.add_argument("--batch", default=None, help="comma-separated batch sizes (default dcgan: 64,256,1024 on "
                                                  "GPU, 64 on CPU; cyclegan: 1,4 on GPU, 1 on CPU)")
-    p.add_argument("--dtype", default="float32,bfloat16", help="float32,bfloat16 (compute dtype)")
+    p.add_argument("--dtype", default=None, help="compute dtypes (default float32,bfloat16; CPU cyclegan: "
+                                                  "float32)")
     p.add_argument("--upsample", default=None, help="dcgan: conv_transpose,subpixel,resize_conv,phase "
                                                     "(default subpixel); cyclegan: default conv_transpose")
-    p.add_argument("--steps-per-dispatch", default="1", help="K steps fused per call (comma-separated)")
+    p.add_argument("--steps-per-dispatch", default="5" if cpu else "1",
+                   help="K steps per call, comma-separated (default 5 on CPU: the training loop's CPU cap; 1 GPU)")
+    p.add_argument("--fuse", default="scan", choices=("scan", "python"),
+                   help="scan: the framework's compile_multi_step (default); python: a Python loop of "
+                        "train_step in one jit (see python_multi_step)")
     p.add_argument("--width", type=int, default=128, help="dcgan width (the article's 128; config default 64)")
     p.add_argument("--size", type=int, default=None, help="cyclegan image size (default 256 GPU, 64 CPU)")
     p.add_argument("--ngf", type=int, default=64, help="cyclegan ngf = ndf (default 64)")
     p.add_argument("--blocks", type=int, default=9, help="cyclegan residual blocks (default 9)")
     p.add_argument("--iters", type=int, default=None, help="dispatches per timed block (default: ≈1 s)")
     p.add_argument("--repeats", type=int, default=5 if not cpu else 3, help="timed blocks (median)")
-    p.add_argument("--warmup", type=int, default=2, help="untimed calls after compiling")
+    p.add_argument("--warmup", type=int, default=1 if cpu else 2, help="untimed calls after compiling")
     p.add_argument("--out", default=DEFAULT_OUT, help=f"JSON lines appended here (default {DEFAULT_OUT})")
 
 
@@ -280,8 +251,15 @@ def resolve_defaults(args, cpu: bool) -> list[str]:
         args.size = 64 if cpu else 256
         if cpu:
             notes.append("CPU: default --size 64 (GPU default 256, the reference's crop)")
+    if args.dtype is None:
+        args.dtype = "float32" if (cpu and args.model == "cyclegan") else "float32,bfloat16"
+        if cpu and args.model == "cyclegan":
+            notes.append("CPU: default --dtype float32 (GPU default float32,bfloat16)")
     if args.upsample is None:
         args.upsample = "subpixel" if args.model == "dcgan" else "conv_transpose"
+    if cpu and args.fuse == "scan" and 1 in parse_list(args.steps_per_dispatch, int):
+        notes.append("CPU: K=1 through lax.scan is ~45x slower here (convolutions left in slow layouts); "
+                     "compare --fuse python")
     return notes
 
 
@@ -291,6 +269,8 @@ def parse_list(text: str, kind=str) -> list:
 
 def main(argv: list[str]) -> list[dict]:
     """`ganjax bench MODEL [options]`: the ganjax side only; prints a table, appends JSON lines."""
+    from ganjax import bench_models
+
     p = argparse.ArgumentParser(prog="ganjax bench", description=__doc__.split("\n\n")[0])
     p.add_argument("model", choices=("dcgan", "cyclegan"))
     cpu = backend() == "cpu"
@@ -304,13 +284,13 @@ def main(argv: list[str]) -> list[dict]:
         for dtype in parse_list(args.dtype):
             for variant in parse_list(args.upsample):
                 for k in parse_list(args.steps_per_dispatch, int):
-                    runner = jax_runners(args.model, batch, dtype, k, variant, args)
+                    runner = bench_models.jax_runner(args.model, batch, dtype, k, variant, args)
                     (timing,) = measure([runner], args.repeats, args.warmup, args.iters,
                                         target_block_s=1.0 if cpu else 0.3)
                     rows.append(make_row(runner, timing, {**info, "load_avg_1m": round(os.getloadavg()[0], 2)}))
+                    write_jsonl(rows[-1:], args.out)  # one line per configuration, as soon as it is measured
                     print(format_table(rows[-1:]).splitlines()[-1] if len(rows) > 1 else format_table(rows),
                           flush=True)
                     del runner
-    write_jsonl(rows, args.out)
     print(f"\n{format_table(rows)}\n{CPU_NOTE if cpu else ''}\nwrote {len(rows)} line(s) to {args.out}")
     return rows

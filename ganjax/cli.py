@@ -88,6 +88,12 @@ def cmd_attack(args, overrides):
            output=args.output, step=args.step, seed=args.seed, quiet=args.quiet)
 
 
+def cmd_bench(args, overrides):
+    from ganjax.bench import main as bench_main
+
+    bench_main([args.model, *args.options])
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ganjax", description="GAN experiments in JAX/Flax.")
     p.add_argument("--debug", action="store_true", help="show full tracebacks")
@@ -138,10 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--what", default="discriminator",
                    help="discriminator (default) | generator | translator | layers | latent")
     x.add_argument("--method", default="ig", help="ig (default) | saliency | gradxinput | smoothgrad")
-    x.add_argument("--n", type=int, default=None, help="images or latents (default: 16, layers 256, "
-                                                       "latent 8, translator 4)")
-    x.add_argument("--baseline", default=None, help="IG baseline: black (default) | blur | noise | mean | "
-                                                    "zeros; generator: zeros (default) | mean latent")
+    x.add_argument("--n", type=int, default=None, help="images or latents (default: 16; generator 8, "
+                                                       "layers 256, latent 8, translator 4)")
+    x.add_argument("--baseline", default=None, help="IG baseline: black (default; translator: noise) | blur | "
+                                                    "noise | mean | zeros; generator: zeros (default) | "
+                                                    "mean latent")
     x.add_argument("--steps", type=int, default=64, help="IG Gauss-Legendre steps (default 64)")
     x.add_argument("--layer", default=None, help="layer IG at this D / translator layer; for layers: "
                                                  "top-activating layer; for latent: GANSpace layer")
@@ -172,6 +179,13 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--quiet", action="store_true", help="no progress bars")
     a.set_defaults(func=cmd_attack)
+
+    bn = sub.add_parser("bench", help="throughput of the full train step (images/s, compile, memory, FLOPs)",
+                        description="Time ganjax's compiled train step on synthetic data: "
+                                    "`ganjax bench dcgan --help` lists the options.")
+    bn.add_argument("model", choices=("dcgan", "cyclegan"))
+    bn.add_argument("options", nargs=argparse.REMAINDER, help="--batch 64,256 --dtype float32,bfloat16 ...")
+    bn.set_defaults(func=cmd_bench)
     return p
 
 

@@ -22,7 +22,7 @@ IMAGE_BASELINES = ("black", "blur", "noise", "mean", "zeros")
 LATENT_BASELINES = ("zeros", "mean")
 SIGNS = ("absolute_value", "positive", "negative", "all")
 TRANSLATION = ("cyclegan", "pix2pix")
-DEFAULT_N = {"discriminator": 16, "generator": 16, "translator": 4, "layers": 256, "latent": 8}
+DEFAULT_N = {"discriminator": 16, "generator": 8, "translator": 4, "layers": 256, "latent": 8}
 TARGET_FORMS = '"region:y0:y1,x0:x1", "pixel:y,x" or "channel:c"'
 
 

@@ -148,3 +148,19 @@ def test_run_without_checkpoint(run, tmp_path, capsys):
     assert os.listdir(empty) == ["config.json"]
     assert main(["explain", str(tmp_path / "missing")]) == 2
     assert "not a ganjax run folder" in capsys.readouterr().err
+
+
+def test_ganspace_matches_library_principal_directions():
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from ganjax.interpret.latent import principal_directions
+    from ganjax.interpret.model_commands import ganspace
+
+    w = jax.random.normal(jax.random.key(1), (8, 40))
+    f = lambda z: jnp.tanh(z @ w) * jnp.linspace(3.0, 0.1, 40)
+    d1, r1 = principal_directions(f, jax.random.PRNGKey(2), 8, 400, 3, layer_fn="output")
+    d2, r2 = ganspace(f, jax.random.PRNGKey(2), 8, 400, 3)
+    np.testing.assert_allclose(r2, r1, rtol=1e-3)
+    np.testing.assert_allclose(np.abs(np.sum(d1 * d2, axis=1)), 1.0, atol=1e-3)

@@ -51,13 +51,16 @@ def test_training_losses_finite_and_g_loss_falls(run_dir):
     assert "input A | fake B = G(A) | real B" in open(os.path.join(run_dir, "report.html")).read()
 
 
+RGB = ("model.colorization", "False")
+
+
 def test_g_and_d_losses_on_known_inputs():
-    recipe = recipes.build(tiny_config())
+    recipe = recipes.build(tiny_config(RGB))
     a = jnp.zeros((2, 32, 32, 3))
     b = jnp.full((2, 32, 32, 3), 0.5)
     batch = {"A": a, "B": b}
     big = lambda name, x: jnp.full((x.shape[0], 2, 2, 1), 30.0)  # D sure that everything is real
-    loss, m = recipe.g_loss(big, batch, {"fake_B": b + 0.1}, {"lambda_L1": 100.0})
+    loss, m = recipe.g_loss(big, batch, {"fake": b + 0.1}, {"lambda_L1": 100.0})
     np.testing.assert_allclose(float(m["G_L1"]), 100 * 0.1, rtol=1e-5)
     assert float(m["G_GAN"]) < 1e-6  # BCE(real) of a confident D
     d_loss, dm = recipe.d_loss(big, batch, b, None, {})
@@ -66,11 +69,30 @@ def test_g_and_d_losses_on_known_inputs():
 
 
 def test_d_sees_the_six_channel_pair():
-    recipe = recipes.build(tiny_config())
-    state = recipe.init_state(0)
+    recipe = recipes.build(tiny_config(RGB))
+    state = jax.eval_shape(recipe.init_state, 0)
     kernel = state.params["d"]["D"]["Conv_0"]["kernel"]
     assert kernel.shape[2] == 6
     assert recipe.modules["G"].num_downs == 5 and recipe.modules["G"].norm == "batch"
+
+
+def test_colorization_maps_luma_to_chroma(run_dir):
+    from ganjax.data.builtin_tasks import to_gray3
+    from ganjax.data.translation import to_float
+    _, recipe, state = load_run(run_dir)  # runlocal: colorization on
+    assert state.params["g"]["G"]["Conv_0"]["kernel"].shape[2] == 1  # G sees the luma only
+    assert state.params["d"]["D"]["Conv_0"]["kernel"].shape[2] == 3  # D sees (luma, chroma)
+    rgb = np.random.RandomState(0).randint(64, 192, (2, 32, 32, 3)).astype(np.uint8)
+    a, b = to_float(to_gray3(rgb)), to_float(rgb)
+    np.testing.assert_allclose(recipe.decode(a, recipe.encode_b(b)), b, atol=1.5 / 127.5)  # gray + chroma = B
+    np.testing.assert_allclose(recipe.decode(a, jnp.zeros((2, 32, 32, 2))), a, atol=1e-5)  # no chroma = gray
+    out = jax.jit(recipe.translator())(state, a)
+    assert out.shape == (2, 32, 32, 3)
+    np.testing.assert_allclose(np.asarray(rgb_luma(out)), np.asarray(a[..., 0]), atol=1e-4)  # luma kept
+
+
+def rgb_luma(x):
+    return x @ jnp.array([0.299, 0.587, 0.114])
 
 
 def test_unpaired_builtin_is_rejected_with_one_line():
@@ -80,16 +102,17 @@ def test_unpaired_builtin_is_rejected_with_one_line():
     assert "\n" not in str(e.value)
 
 
-def test_style_content_with_own_and_user_feature_network(tmp_path, monkeypatch):
-    cfg = tiny_config(("loss.style_weight", 1.0), ("loss.content_weight", 1.0))
-    recipe = recipes.build(cfg)
-    state = recipe.init_state(0)
+def test_style_content_with_own_and_user_feature_network(run_dir, tmp_path, monkeypatch):
+    _, _, state = load_run(run_dir)  # colorization: D features of (luma, chroma)
+    recipe = recipes.build(tiny_config(("loss.style_weight", 1.0), ("loss.content_weight", 1.0)))
+    hp = {**state.hp, "style_weight": jnp.float32(1.0), "content_weight": jnp.float32(1.0)}
     b = jax.random.uniform(jax.random.PRNGKey(0), (2, 32, 32, 3), minval=-1, maxval=1)
-    batch = {"A": jnp.zeros_like(b), "B": b}
+    batch = {"A": jnp.repeat(rgb_luma(b)[..., None], 3, -1), "B": b}
     run_d = Runner(recipe.modules, state.params["d"], state.model_state, jax.random.PRNGKey(0))
-    _, m = recipe.g_loss(run_d, batch, {"fake_B": b}, state.hp)
+    true_code = recipe.encode_b(b)
+    _, m = recipe.g_loss(run_d, batch, {"fake": true_code}, hp)
     assert float(m["style"]) == 0.0 and float(m["content"]) == 0.0  # G(A) equals the true B
-    _, m = recipe.g_loss(run_d, batch, {"fake_B": -b}, state.hp)
+    _, m = recipe.g_loss(run_d, batch, {"fake": 0.5 * true_code}, hp)
     assert float(m["style"]) >= 0.0 and float(m["content"]) > 0.0
 
     # a user-supplied module (importable `module:attr`) with .npz parameters
@@ -108,13 +131,15 @@ def test_style_content_with_own_and_user_feature_network(tmp_path, monkeypatch):
                                     "params/c1/bias": np.zeros(4, np.float32),
                                     "params/c2/kernel": rng.randn(3, 3, 4, 2).astype(np.float32),
                                     "params/c2/bias": np.zeros(2, np.float32)})
-    user = recipes.build(tiny_config(("loss.style_weight", 1.0), ("loss.feature_net", "tiny_features:net"),
+    user = recipes.build(tiny_config(RGB, ("loss.style_weight", 1.0), ("loss.feature_net", "tiny_features:net"),
                                      ("loss.feature_params", str(tmp_path / "p.npz")),
                                      ("loss.feature_layers", "c1")))
     assert not user.features.own
     feats = user.features(None, "D", b)
     assert len(feats) == 1 and feats[0].shape == (2, 32, 32, 4)
-    _, m = user.g_loss(run_d, {**batch, "feature_params": user.features.params}, {"fake_B": -b}, state.hp)
+    fake_d = lambda name, x: jnp.zeros((x.shape[0], 2, 2, 1))
+    _, m = user.g_loss(fake_d, {**batch, "feature_params": user.features.params}, {"fake": 0.5 * b},
+                       {**hp, "lambda_L1": 1.0})
     assert float(m["style"]) > 0.0 and "content" not in m
     with pytest.raises(config_lib.ConfigError, match="cannot import"):
         recipes.build(tiny_config(("loss.style_weight", 1.0), ("loss.feature_net", "no_such_mod:x"),

@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from ganjax.bench import cyclegan_setup, dcgan_setup  # noqa: E402
+from ganjax.bench_models import cyclegan_setup, dcgan_setup  # noqa: E402
 from ganjax.train.steps import train_step  # noqa: E402
 from torch_twin import DCGANTwin, make_twin  # noqa: E402
 
@@ -70,9 +70,9 @@ def test_dcgan_twin_same_train_step(upsample):
 
 @pytest.mark.parametrize("upsample", ("conv_transpose", "subpixel", "resize_conv"))
 def test_cyclegan_twin_same_outputs(upsample):
-    recipe, _ = cyclegan_setup(2, "float32", 32, upsample, ngf=8, n_blocks=2)
+    recipe, _ = cyclegan_setup(2, "float32", 32, upsample, ngf=8, n_blocks=1)
     state = recipe.init_state(0)
-    twin = make_twin("cyclegan", size=32, batch=2, ngf=8, n_blocks=2, upsample=upsample)
+    twin = make_twin("cyclegan", size=32, batch=2, ngf=8, n_blocks=1, upsample=upsample)
     twin.load(state.params)
     x = jax.random.uniform(jax.random.PRNGKey(3), (2, 32, 32, 3), minval=-1, maxval=1)
     run_g = recipe.inference_runner(state)
@@ -86,9 +86,9 @@ def test_cyclegan_twin_same_outputs(upsample):
 
 
 def test_cyclegan_twin_step_runs():
-    twin = make_twin("cyclegan", size=16, batch=2, ngf=4, n_blocks=1, pool=2)
+    twin = make_twin("cyclegan", size=32, batch=2, ngf=4, n_blocks=1, pool=2)
     rng = np.random.default_rng(0)
-    twin.set_data(*(rng.integers(0, 256, (4, 16, 16, 3), dtype=np.uint8) for _ in range(2)))
+    twin.set_data(*(rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8) for _ in range(2)))
     for _ in range(2):
         out = twin.step()
     assert all(np.isfinite(float(v)) for v in out.values())

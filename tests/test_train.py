@@ -22,6 +22,14 @@ def params_of(run):
     return jax.tree_util.tree_leaves(state.params), int(state.step)
 
 
+def assert_resumed_equals_straight(run, straight_run):
+    resumed, step = params_of(run)
+    straight, _ = params_of(straight_run)
+    assert step == 20
+    for a, b in zip(resumed, straight):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
 def snapshot(folder):
     return {os.path.relpath(os.path.join(d, f), folder): os.stat(os.path.join(d, f)).st_mtime_ns
             for d, _, fs in os.walk(folder) for f in fs}
@@ -55,11 +63,7 @@ def test_resume_is_bit_identical(tmp_path, tiny_run):
     assert main(tiny_argv(run, "--config.train.steps=10")) == 0
     assert params_of(run)[1] == 10
     assert main(tiny_argv(run)) == 0
-    resumed, step = params_of(run)
-    straight, _ = params_of(tiny_run)
-    assert step == 20
-    for a, b in zip(resumed, straight):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert_resumed_equals_straight(run, tiny_run)
     rows = [json.loads(line)["step"] for line in open(run / "metrics.jsonl")]
     assert rows == [5, 10, 15, 20]  # no duplicated or lost log lines
 
@@ -75,11 +79,7 @@ def test_killed_run_resumes_exactly(tmp_path, tiny_run):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert main(tiny_argv(run)) == 0
-    resumed, step = params_of(run)
-    straight, _ = params_of(tiny_run)
-    assert step == 20
-    for a, b in zip(resumed, straight):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert_resumed_equals_straight(run, tiny_run)
 
 
 def test_nan_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch, capsys):

@@ -12,9 +12,9 @@ from ganjax.train.loop import train_and_evaluate
 from ganjax.train.workdir import prepare
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "experiments")
-TINY = [("data.load_size", 16), ("data.crop_size", 16), ("model.ngf", 4), ("model.ndf", 4),
-        ("model.n_blocks", 1), ("model.n_layers_d", 2), ("train.batch_size", 2), ("train.steps", 2),
-        ("train.steps_per_dispatch", 1), ("train.log_every", 1), ("train.sample_every", 2),
+TINY = [("data.load_size", 16), ("data.crop_size", 16), ("model.generator", "resnet"), ("model.ngf", 4),
+        ("model.ndf", 4), ("model.n_blocks", 1), ("model.n_layers_d", 2), ("train.batch_size", 2),
+        ("train.steps", 2), ("train.steps_per_dispatch", 1), ("train.log_every", 1), ("train.sample_every", 2),
         ("train.ckpt_every", 2), ("train.num_sample_grid", 2)]
 
 
@@ -115,7 +115,8 @@ def test_grayscale_files_mixed_with_rgb_are_converted(tmp_path):
     from ganjax import recipes
     _folder_task(tmp_path / "d")
     cfg = config_lib.load(os.path.join(ROOT, "cyclegan.py:runlocal"),
-                          [("data.root", str(tmp_path / "d")), ("data.load_size", "16"), ("data.crop_size", "16")])
+                          [("data.root", str(tmp_path / "d")), ("data.load_size", "16"), ("data.crop_size", "16"),
+                           ("model.n_layers_d", "2"), ("model.generator", "resnet")])
     data = recipes.build(cfg).dataset
     assert data.train_a.shape == (3, 16, 16, 3) and data.train_b.shape == (2, 16, 16, 3)
     gray = data.train_a[list(data.names_train_a).index("gray.png")]

@@ -1,9 +1,8 @@
 """The analyses behind `ganjax explain --what ...` and `ganjax attack` (entry points: ganjax/explain.py).
 
 Each ``explain_<what>(ctx, **opts)`` computes, writes its figures / numbers under ``ctx.out_dir`` and
-returns a dict of the numbers.  Integrated gradients use 64 Gauss–Legendre nodes by default and, on CPU,
-one path point per chunk (unrolled): that ran ~1.2x Captum on the article's D where all points at once
-ran 0.43x (benchmarks/ig_vs_captum.py); accelerators evaluate all points together.
+returns a dict of the numbers.  Integrated gradients use 64 Gauss–Legendre nodes by default; see
+``ig_chunk`` for how many path points are evaluated together.
 """
 from __future__ import annotations
 
@@ -19,9 +18,17 @@ from ganjax.interpret import plots
 IMAGE_BATCH = 32  # images per compiled attribution call (the last batch is padded: one compile)
 
 
-def ig_chunk() -> int | None:
-    """Path points per IG chunk: 1 on CPU (cache-friendly), all at once on accelerators."""
-    return 1 if jax.default_backend() == "cpu" else None
+def ig_chunk(n_evals: int) -> int | None:
+    """Path points per IG chunk for ``n_evals`` = images x steps in this command.
+
+    Accelerators: all points at once.  CPU: one point per chunk (unrolled) ran ~1.2x Captum on the
+    article's D where all points at once ran 0.43x (benchmarks/ig_vs_captum.py), and 3.8 s against
+    5.0 s per call of 32 images x 64 steps on the trained D here, but unrolling 64 chunks costs ~5 s
+    more compilation (8.2 s against 6.5 s for the first call): worth it from ~4 such calls on.
+    """
+    if jax.default_backend() != "cpu":
+        return None
+    return 1 if n_evals >= 4 * IMAGE_BATCH * 64 else 4
 
 
 # ----------------------------------------------------------------------------- data and networks
@@ -92,10 +99,11 @@ def image_baseline(ctx, kind: str, x: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- attribution
 
 def attribute(ctx, f, x, method: str, baseline, steps: int, f_args=(), desc: str = "attribution",
-              layer: tuple | None = None):
+              layer: tuple | None = None, n_total: int | None = None):
     """Attributions of ``f(x, *f_args) -> (B,)`` in batches of IMAGE_BATCH (padded: compiled once).
 
-    ``layer=(module, variables, name, output_fn)`` gives layer integrated gradients instead.
+    ``layer=(module, variables, name, output_fn)`` gives layer integrated gradients instead;
+    ``n_total``: images attributed by the whole command (picks the IG chunking; default ``len(x)``).
     Returns ``(attr, delta or None, gap)`` with ``gap = f(x) - f(baseline)`` (IG only, else None).
     """
     from ganjax.interpret.integrated_gradients import integrated_gradients
@@ -104,6 +112,7 @@ def attribute(ctx, f, x, method: str, baseline, steps: int, f_args=(), desc: str
 
     x = np.asarray(x, np.float32)
     n = len(x)
+    chunk = ig_chunk((n_total or n) * steps)
     bs = min(IMAGE_BATCH, n)
     pad = (-n) % bs
     xp = np.concatenate([x, np.repeat(x[-1:], pad, 0)]) if pad else x
@@ -119,12 +128,12 @@ def attribute(ctx, f, x, method: str, baseline, steps: int, f_args=(), desc: str
         if method == "ig" and layer is not None:
             module, variables, name, out_fn = layer
             a, d = layer_integrated_gradients(module, variables, xb, name, baseline=bp[s:s + bs],
-                                              n_steps=steps, batch_size=ig_chunk(), output_fn=out_fn,
+                                              n_steps=steps, batch_size=chunk, output_fn=out_fn,
                                               return_delta=True, warn_threshold=None, train=False)
             gaps.append(np.asarray(jnp.sum(a.reshape(bs, -1), 1) - d))  # f(x) - f(layer at a')
         elif method == "ig":
             bb = jnp.asarray(bp[s:s + bs])
-            a, d = integrated_gradients(f, xb, bb, n_steps=steps, batch_size=ig_chunk(),
+            a, d = integrated_gradients(f, xb, bb, n_steps=steps, batch_size=chunk,
                                         return_delta=True, warn_threshold=None, f_args=tuple(f_args))
             gaps.append(np.asarray(f_jit(xb, *f_args) - f_jit(bb, *f_args)))
         elif method == "saliency":
@@ -180,17 +189,20 @@ def explain_discriminator(ctx, method, n, baseline, steps, layer, sign, outlier_
         check_spatial_layer(module, variables, real[:1], layer, "the discriminator")
         lay = (module, variables, layer, None)
     f = functools.partial(_d_fn, recipe=recipe)
-    out, groups = {}, []
+    out, groups, deltas, gaps = {}, [], [], []
     for name, x in (("real (held-out)", real), ("generated", fake)):
         base = image_baseline(ctx, kind, x)
         attr, delta, gap = attribute(ctx, f, x, method, base, steps, (st,),
-                                     desc=f"{method} {name.split()[0]}", layer=lay)
+                                     desc=f"{method} {name.split()[0]}", layer=lay,
+                                     n_total=len(real) + len(fake))
         logits = np.asarray(jax.jit(recipe.d_logits)(st, jnp.asarray(x)))
         shown = attr if lay is None else _upsample(attr, x.shape[1])
         groups.append((name, x, shown, [f"D logit {v:+.2f}" for v in logits]))
         out[name] = {"logits": logits}
         if delta is not None:
             out[name]["completeness"] = completeness(delta, gap)
+            deltas.append(delta)
+            gaps.append(gap)
     tag = f"{method}_{layer.replace('/', '-')}" if layer else method
     where = f"layer {layer}" if layer else "input pixels"
     title = (f"{_METHOD_NAMES[method]} of D's logit w.r.t. {where}"
@@ -198,6 +210,8 @@ def explain_discriminator(ctx, method, n, baseline, steps, layer, sign, outlier_
     plots.attribution_grid(ctx.path(f"explain_discriminator_{tag}.png"), groups, sign, outlier_perc, title)
     if method == "ig":
         comp = {k: v["completeness"] for k, v in out.items()}
+        comp["all"] = completeness(np.concatenate(deltas), np.concatenate(gaps))
+        out["all"] = {"completeness": comp["all"]}
         _print_completeness(comp)
     summary = {"what": "discriminator", "method": method, "baseline": kind, "steps": steps,
                "layer": layer, "n": n, **out}
@@ -247,7 +261,9 @@ def explain_generator(ctx, method, n, baseline, steps, layer, sign, outlier_perc
                       mean_attr[dims], attr[:, dims].std(0), mean_abs[dims],
                       f"{_METHOD_NAMES[method]} of the {what} w.r.t. z "
                       f"(top {k} of {z.shape[1]} dims, {n} latents" +
-                      (f", baseline {kind} latent)" if method == "ig" else ")"))
+                      (f", baseline {kind} latent)" if method == "ig" else ")") +
+                      ("\nattribution of z[d] = (z[d] − baseline[d]) × mean gradient along the path: its "
+                       "sign also depends on the sign of z[d]" if method in ("ig", "gradxinput") else ""))
     plots.strip_grid(ctx.path(f"explain_generator_{method}_strips.png"), strips, target,
                      [f"z[{d}]" for d in dims[:ks]], [f"{s:+g}" for s in sigmas], values,
                      f"The {ks} most influential latent dims of one sample, each moved by the offset "
@@ -289,7 +305,9 @@ def explain_translator(ctx, method, n, baseline, steps, layer, sign, outlier_per
     recipe, st = ctx.recipe, ctx.state
     net = translator_net(recipe, st.params["g"])
     x = np.asarray(center_crop(recipe.dataset.test_a[:n], recipe.cfg.data.crop_size))
-    kind = baseline or "blur"  # a constant (black) input sits on instance norm's singularity
+    # not black: a constant input sits on instance norm's singularity (|delta| ~ 90 % of the gap);
+    # not blur: flat regions equal their blur, so they would get no attribution however much they matter
+    kind = baseline or "noise"
     lay = None
     module, variables = recipe.modules[net], net_variables(ctx, "g", net)
     if layer is not None:

@@ -12,6 +12,7 @@ from ganjax.interpret import plots
 from ganjax.interpret.commands import (layer_shapes, check_spatial_layer, fake_images,
                                        net_variables, real_images)
 
+N_PCA = 1000  # latent samples for the GANSpace PCA (the full G runs on each: ~10 s on a busy 2-core CPU)
 STAT_COLUMNS = ("mean_real", "mean_fake", "sparsity_real", "sparsity_fake", "l2_real", "l2_fake",
                 "probe_acc", "ablate_dlogit_real", "ablate_dlogit_fake")
 
@@ -68,8 +69,8 @@ def explain_layers(ctx, method, n, baseline, steps, layer, sign, outlier_perc, t
         stats[k]["shape"] = list(acts_r[k].shape[1:])
     _write_table(ctx, names, stats)
     plots.layer_stats(ctx.path("explain_layers_stats.png"), names, stats,
-                      f"D's layers on {len(real)} held-out real vs {len(fake)} generated images "
-                      "(ablation: layer output set to 0)")
+                      f"D's layers (each module's output, before the next nonlinearity) on {len(real)} "
+                      f"held-out real vs {len(fake)} generated images; ablation: that output set to 0")
 
     # 3. top-activating real images for the most selective channels of one D layer
     means = acts_r[top_layer].mean(axis=(1, 2))                      # (N, C)
@@ -117,18 +118,19 @@ def explain_latent(ctx, method, n, baseline, steps, layer, sign, outlier_perc, t
                      [f"pair {i}" for i in range(n)], [f"t={t:.2f}" for t in ts], None,
                      "Spherical interpolation between random latent pairs (t = 0 → 1)")
     names = list(layer_shapes(g_mod, gv, z0[:1]))
-    layer = layer or (names[0] if names else "output")
+    layer = layer or "output"  # G's first layer (GANSpace's BigGAN choice) is linear in z here: flat spectrum
     if layer not in names + ["output"]:
         raise UsageError(f"unknown layer {layer!r} of the generator; valid: {', '.join(names + ['output'])}")
     feat = ("output" if layer == "output" else
             (lambda zz: capture(g_mod, gv, zz, train=False)[layer].reshape(zz.shape[0], -1)))
-    dirs, ratio = ganspace(g if feat == "output" else feat, k2, dim, 2000, n_dirs)
+    dirs, ratio = ganspace(g if feat == "output" else feat, k2, dim, N_PCA, n_dirs)
     sigmas = np.linspace(-3, 3, 7)
     strips = np.asarray(direction_strips(g, z0[0], dirs, sigmas))
     plots.strip_grid(ctx.path("explain_latent_directions.png"), strips, None,
                      [f"PC{i + 1} ({r:.1%})" for i, r in enumerate(ratio)], [f"{s:+g}" for s in sigmas],
-                     None, f"GANSpace principal directions (PCA of G layer {layer} over 2000 samples, "
-                     "% = variance explained); one sample moved along each direction")
+                     None, f"GANSpace-style principal directions: PCA of G's {layer} over {N_PCA} samples "
+                     "(% = variance explained),\nregressed onto z; one sample moved by the offset on top "
+                     "along each unit direction")
     summary = {"what": "latent", "n": n, "layer": layer, "explained_variance_ratio": ratio.tolist(),
                "sigmas": sigmas.tolist()}
     print("principal directions, variance explained: " + ", ".join(f"PC{i + 1} {r:.1%}"
@@ -173,7 +175,8 @@ def run_attack(ctx, method, eps_list, norm, iters, n, n_show=4):
     fake = fake_images(ctx, len(real))
     d = functools.partial(_d, recipe=recipe, st=st)
     key = jax.random.PRNGKey(ctx.seed + 41)
-    parts = [attacks.robustness_curve(d, real, fake, [e], jax.random.fold_in(key, j), method, norm, iters)
+    parts = [_clean_accuracy(d, real, fake) if e == 0 else
+             attacks.robustness_curve(d, real, fake, [e], jax.random.fold_in(key, j), method, norm, iters)
              for j, e in enumerate(ctx.progress(eps_list, f"{method} attack"))]
     curve = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     print(f"{method.upper()} ({norm}, {iters if method == 'pgd' else 1} step(s)) on {len(real)} real + "
@@ -201,6 +204,15 @@ def run_attack(ctx, method, eps_list, norm, iters, n, n_show=4):
                **{k: v.tolist() for k, v in curve.items()}}
     ctx.save_json(f"{tag}.json", summary)
     return summary
+
+
+def _clean_accuracy(d, real, fake) -> dict:
+    """robustness_curve's result at ε = 0 without running the attack."""
+    acc_r = float(np.mean(np.asarray(jax.jit(d)(jnp.asarray(real))) > 0))
+    acc_f = float(np.mean(np.asarray(jax.jit(d)(jnp.asarray(fake))) < 0))
+    total = (acc_r * len(real) + acc_f * len(fake)) / (len(real) + len(fake))
+    return {"eps": np.zeros(1), "accuracy": np.asarray([total]), "acc_real": np.asarray([acc_r]),
+            "acc_fake": np.asarray([acc_f])}
 
 
 def _d(x, recipe, st):

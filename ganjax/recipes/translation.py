@@ -16,9 +16,11 @@ import jax
 import jax.numpy as jnp
 
 from ganjax import losses
+from ganjax.config import ConfigError
 from ganjax.errors import UsageError
 from ganjax.recipes.image_pool import init_pool, query_pool
-from ganjax.recipes.translation_base import TranslationRecipe, load_task, unet_downs  # noqa: F401
+from ganjax.recipes.translation_base import (TranslationRecipe, load_task, rgb_to_ycc,  # noqa: F401
+                                               unet_downs, ycc_to_rgb)
 
 
 class CycleGAN(TranslationRecipe):
@@ -106,7 +108,13 @@ class CycleGAN(TranslationRecipe):
 
 
 class Pix2Pix(TranslationRecipe):
-    """Paired translation with a conditional PatchGAN and L1 (Isola et al. 2017)."""
+    """Paired translation with a conditional PatchGAN and L1 (Isola et al. 2017).
+
+    With `model.colorization` (the reference's colorization model, which maps L to ab), G maps the luma
+    of A to the two chroma channels of B and the output is A's luma with that chroma; D judges
+    (luma, chroma) and the L1 term is on chroma. The split is ITU-R 601 YCbCr rather than CIE Lab, so
+    the luma is exactly the built-in `colorize` task's grayscale.
+    """
     paired = True
     sides = {"g": ("G",), "d": ("D",)}
     grid_nrow = 3
@@ -114,7 +122,21 @@ class Pix2Pix(TranslationRecipe):
 
     def __init__(self, cfg):
         super().__init__(cfg)
-        self.modules = {"G": self.make_generator(), "D": self.make_discriminator()}
+        self.colorization = cfg.model.get("colorization", False)
+        if self.colorization and self.channels != 3:
+            raise ConfigError("model.colorization needs RGB data (data.channels=3)")
+        self.in_ch, self.out_ch = (1, 2) if self.colorization else (self.channels, self.channels)
+        self.modules = {"G": self.make_generator(self.out_ch), "D": self.make_discriminator()}
+
+    # G's input code of A, its output code of B, and the image made from them
+    def encode_a(self, a):
+        return rgb_to_ycc(a)[..., :1] if self.colorization else a
+
+    def encode_b(self, b):
+        return rgb_to_ycc(b)[..., 1:] if self.colorization else b
+
+    def decode(self, a, code):
+        return ycc_to_rgb(self.encode_a(a), code) if self.colorization else code
 
     def direction_net(self, direction):
         if direction != "AtoB":
@@ -122,9 +144,13 @@ class Pix2Pix(TranslationRecipe):
                              "for the other way)")
         return "G"
 
+    def translator(self, direction: str = "AtoB"):
+        net = self.direction_net(direction)
+        return lambda state, x: self.decode(x, self.inference_runner(state)(net, self.encode_a(x)))
+
     def example_inputs(self):
-        x = jnp.zeros((1, self.crop, self.crop, self.channels))
-        return {"G": (x,), "D": (jnp.concatenate([x, x], axis=-1),)}
+        z = lambda c: jnp.zeros((1, self.crop, self.crop, c))
+        return {"G": (z(self.in_ch),), "D": (z(self.in_ch + self.out_ch),)}
 
     def hparams(self):
         return {"lambda_L1": self.cfg.loss.lambda_L1, **self.style_hparams()}
@@ -137,28 +163,32 @@ class Pix2Pix(TranslationRecipe):
         return batch
 
     def generate(self, run, batch, hp):
-        return {"fake_B": run("G", batch["A"])}
+        return {"fake": run("G", self.encode_a(batch["A"]))}
 
     def d_inputs(self, outputs, extra, key):
-        return outputs["fake_B"], extra
+        return outputs["fake"], extra
 
-    def d_loss(self, run, batch, fake_b, key, hp):
-        a = batch["A"]
-        real, fake = self._d_pair(run, "D", jnp.concatenate([a, batch["B"]], -1),
-                                  jnp.concatenate([a, fake_b], -1))
+    def d_loss(self, run, batch, fake, key, hp):
+        ea = self.encode_a(batch["A"])
+        real, fake = self._d_pair(run, "D", jnp.concatenate([ea, self.encode_b(batch["B"])], -1),
+                                  jnp.concatenate([ea, fake], -1))
         loss = 0.5 * self.adv.d_loss(real, fake)
         return loss, {"d_real": jnp.mean(jax.nn.sigmoid(real)), "d_fake": jnp.mean(jax.nn.sigmoid(fake))}
 
     def g_loss(self, run, batch, outputs, hp):
-        a, b, fake_b = batch["A"], batch["B"], outputs["fake_B"]
-        m = {"G_GAN": self.adv.g_loss(run("D", jnp.concatenate([a, fake_b], -1))),
-             "G_L1": losses.l1(fake_b, b) * hp["lambda_L1"]}
-        sc, met = self.style_content(run, batch, "D", fake_b, b, b, hp,
-                                     prefix=lambda x: jnp.concatenate([a, x], -1))
+        a, b, fake = batch["A"], batch["B"], outputs["fake"]
+        ea, eb = self.encode_a(a), self.encode_b(b)
+        m = {"G_GAN": self.adv.g_loss(run("D", jnp.concatenate([ea, fake], -1))),
+             "G_L1": losses.l1(fake, eb) * hp["lambda_L1"]}
+        if self.features is None or self.features.own:  # D's features of (A code, B code)
+            sc, met = self.style_content(run, batch, "D", fake, eb, eb, hp,
+                                         prefix=lambda x: jnp.concatenate([ea, x], -1))
+        else:  # a user network sees images
+            sc, met = self.style_content(run, batch, "D", self.decode(a, fake), b, b, hp)
         return m["G_GAN"] + m["G_L1"] + sc, {**m, **met}
 
     def visualize(self, state, fixed):
         """Per test image one row: input A, G(A), the true B."""
         a, b = fixed["A"], fixed["B"]
-        fake_b = self.inference_runner(state)("G", a)
+        fake_b = self.translator()(state, a)
         return jnp.stack([a, fake_b, b], axis=1).reshape(-1, *a.shape[1:])

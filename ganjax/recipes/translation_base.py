@@ -49,6 +49,21 @@ def load_task(cfg, paired: bool):
     return data
 
 
+# ITU-R BT.601 luma / chroma (YCbCr without offsets) on [-1, 1] RGB: Y is the built-in `colorize` task's gray.
+YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], np.float32)
+YCC_INV = np.linalg.inv(YCC).astype(np.float32)
+
+
+def rgb_to_ycc(x):
+    """(..., 3) RGB in [-1, 1] → (..., 3) luma, Cb, Cr (each within [-1, 1])."""
+    return x @ YCC.T
+
+
+def ycc_to_rgb(y, chroma):
+    """Luma (..., 1) and chroma (..., 2) → RGB (..., 3), clipped to [-1, 1]."""
+    return jnp.clip(jnp.concatenate([y, chroma], -1) @ YCC_INV.T, -1.0, 1.0)
+
+
 def unet_downs(crop: int) -> int:
     """U-Net depth for a crop: as many halvings as the size allows, 5 to 8 (unet_256 has 8)."""
     n = 0
@@ -84,13 +99,14 @@ class TranslationRecipe(Recipe):
         self.use_content = cfg.loss.content_weight > 0
         self.features = FeatureExtractor(cfg.loss) if (self.use_style or self.use_content) else None
 
-    def make_generator(self):
+    def make_generator(self, out_channels: int | None = None):
         m = self.cfg.model
+        out_channels = out_channels or self.channels
         if m.generator == "resnet":
-            return ResnetGenerator(self.channels, ngf=m.ngf, n_blocks=m.n_blocks, norm=m.norm,
+            return ResnetGenerator(out_channels, ngf=m.ngf, n_blocks=m.n_blocks, norm=m.norm,
                                    use_dropout=m.dropout, upsample=m.upsample, dtype=self.dtype)
         if m.generator == "unet":
-            return UnetGenerator(self.channels, num_downs=unet_downs(self.crop), ngf=m.ngf, norm=m.norm,
+            return UnetGenerator(out_channels, num_downs=unet_downs(self.crop), ngf=m.ngf, norm=m.norm,
                                  use_dropout=m.dropout, upsample=m.upsample, dtype=self.dtype)
         raise ConfigError(f"unknown model.generator {m.generator!r}; valid: resnet, unet")
 

@@ -1,0 +1,110 @@
+"""ganjax vs its PyTorch twin, side by side in one process on one machine: images/s and their ratio.
+
+  python benchmarks/compare_torch.py --model dcgan [--batch 64,1024] [--dtype float32,bfloat16]
+      [--upsample subpixel,phase] [--steps-per-dispatch K] [--torch-modes eager,compile] [--torch-threads N]
+  python benchmarks/compare_torch.py --model cyclegan [--size 256] [--batch 1,4]
+
+Per configuration the ganjax runner (its compiled K-step function), the twin eager and the twin under
+torch.compile (a failure is reported as "failed") start from the same parameters and data, and are timed
+interleaved block by block (ganjax/bench.py: measure). ratio = images/s ÷ torch-eager's images/s in the
+same configuration. "phase" is ganjax's phase-decomposed transposed convolution; its twin is the same
+ConvTranspose2d as "conv_transpose". CPU defaults are small so that a quiet 2-core CPU finishes in < 5 min
+(printed when used); XLA threads follow XLA_FLAGS, torch's --torch-threads (default: torch's choice).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # leave GPU memory to torch too
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ganjax import bench, bench_models  # noqa: E402
+from harness import TorchRunner, failed_row, torch_device  # noqa: E402
+
+CPU_DCGAN = dict(dtype="float32", upsample="subpixel,phase")
+CPU_CYCLEGAN = dict(torch_modes="eager")
+
+
+def parse(argv):
+    cpu = jax.default_backend() == "cpu"
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", required=True, choices=("dcgan", "cyclegan"))
+    bench.add_arguments(p, cpu)
+    p.add_argument("--torch-modes", default=None, help="eager,compile (default; CPU cyclegan: eager)")
+    p.add_argument("--torch-threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    p.set_defaults(out="benchmarks/results/compare_torch.jsonl")
+    args = p.parse_args(argv)
+    notes = []
+    for key, value in (CPU_DCGAN if args.model == "dcgan" else CPU_CYCLEGAN).items():
+        if cpu and getattr(args, key) is None:
+            setattr(args, key, value)
+            notes.append(f"CPU: default --{key.replace('_', '-')} {value} (GPU: the full default)")
+    args.torch_modes = args.torch_modes or "eager,compile"
+    return args, notes + bench.resolve_defaults(args, cpu)
+
+
+def make_twin(args, variant, batch, dtype, data, params):
+    from torch_twin import make_twin as make
+
+    device = torch_device()
+    if args.model == "dcgan":
+        twin = make("dcgan", width=args.width, upsample=variant, batch=batch, device=device, dtype=dtype)
+        twin.set_data(data["images"])
+    else:
+        twin = make("cyclegan", size=args.size, batch=batch, ngf=args.ngf, n_blocks=args.blocks, upsample=variant,
+                    device=device, dtype=dtype)
+        twin.set_data(data["train_a"], data["train_b"])
+    twin.load(params)
+    return twin
+
+
+def run_config(args, batch, dtype, variant, info):
+    """Rows of one configuration: ganjax at each K, then each torch mode, all timed interleaved."""
+    runners = [bench_models.jax_runner(args.model, batch, dtype, k, variant, args)
+               for k in bench.parse_list(args.steps_per_dispatch, int)]
+    params, data = jax.device_get(runners[0].state.params), jax.device_get(runners[0].data)
+    label, rows = {**runners[0].label, "fuse": None}, []
+    for mode in bench.parse_list(args.torch_modes):
+        try:
+            twin = make_twin(args, variant, batch, dtype, data, params)
+            runners.append(TorchRunner(twin, mode, label, runners[0].flops_per_image))
+        except Exception as e:  # noqa: BLE001 - torch.compile may fail on a platform: report, go on
+            rows.append(failed_row(f"torch-{mode}", label, batch, info, e))
+    timings = bench.measure(runners, args.repeats, args.warmup, args.iters,
+                            target_block_s=1.0 if info["backend"] == "cpu" else 0.3)
+    load = {"load_avg_1m": round(os.getloadavg()[0], 2)}
+    return [bench.make_row(r, t, {**info, **load}) for r, t in zip(runners, timings)] + rows
+
+
+def main(argv=None):
+    args, notes = parse(sys.argv[1:] if argv is None else argv)
+    if args.torch_threads:
+        import torch
+        torch.set_num_threads(args.torch_threads)
+    for n in notes:
+        print(n)
+    info, rows = bench.device_info(), []
+    np.random.seed(0)
+    for batch in bench.parse_list(args.batch, int):
+        for dtype in bench.parse_list(args.dtype):
+            for variant in bench.parse_list(args.upsample):
+                new = run_config(args, batch, dtype, variant, info)
+                bench.write_jsonl(new, args.out)  # per configuration: a killed run keeps what it measured
+                rows += new
+                print(bench.format_table(new, ratio_to="torch-eager"), "\n", flush=True)
+    print(bench.format_table(rows, ratio_to="torch-eager"))
+    print(f"ratio = images/s ÷ torch-eager images/s of the same configuration; device {info['device']}, "
+          f"load avg {os.getloadavg()[0]:.1f} on {info['cpu_count']} CPUs")
+    if info["backend"] == "cpu":
+        print(bench.CPU_NOTE)
+    print(f"wrote {len(rows)} line(s) to {args.out}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""`ganjax bench`: runs a tiny configuration and appends a JSON line with the documented fields."""
+import json
+
+import pytest
+
+from ganjax import bench
+from ganjax.cli import main
+
+FIELDS = ("impl", "model", "variant", "dtype", "fuse", "batch", "k", "images_per_s", "step_ms", "step_ms_min",
+          "compile_s", "peak_mem_bytes", "peak_mem_source", "flops_per_image", "flops_source", "peak_flops",
+          "frac_peak", "iters", "repeats", "backend", "device", "load_avg_1m", "time")
+
+
+def test_bench_dcgan_writes_a_json_line(tmp_path, capsys):
+    out = tmp_path / "bench.jsonl"
+    assert main(["bench", "dcgan", "--batch", "8", "--width", "8", "--dtype", "float32", "--upsample", "phase",
+                 "--steps-per-dispatch", "1", "--iters", "1", "--repeats", "1", "--warmup", "1",
+                 "--out", str(out)]) == 0
+    (row,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert set(FIELDS) <= set(row)
+    assert (row["impl"], row["variant"], row["batch"], row["k"]) == ("ganjax", "phase", 8, 1)
+    assert row["images_per_s"] > 0 and row["step_ms"] > 0 and row["compile_s"] > 0
+    assert row["flops_per_image"] > 0 and row["flops_source"] == "xla_cost_analysis"
+    assert row["peak_mem_bytes"] > 0
+    if row["backend"] == "cpu":
+        assert row["frac_peak"] is None and row["peak_mem_source"] == "process peak RSS"
+    assert "img/s" in capsys.readouterr().out
+
+
+def test_bench_rejects_an_unknown_model():
+    with pytest.raises(SystemExit):
+        main(["bench", "gan9000"])
+
+
+class _Compiled:
+    def __init__(self, cost):
+        self.cost = cost
+
+    def cost_analysis(self):
+        return self.cost
+
+
+def test_xla_flops_reads_dict_or_list():
+    assert bench.xla_flops(_Compiled({"flops": 10.0})) == 10.0
+    assert bench.xla_flops(_Compiled([{"flops": 7.0}])) == 7.0
+    assert bench.xla_flops(_Compiled([])) is None
+
+
+def test_peak_table_and_fraction():
+    assert bench.peak_flops("NVIDIA H100 80GB HBM3", "bfloat16")[0] == 800e12
+    assert bench.peak_flops("cpu", "float32")[0] is None
+
+
+def test_table_ratio_to_torch_eager():
+    row = dict(model="m", variant="v", dtype="float32", batch=8, k=1, step_ms=1.0, compile_s=1.0,
+               peak_mem_bytes=2**20, flops_per_image=1e9, frac_peak=None)
+    text = bench.format_table([{**row, "impl": "ganjax", "images_per_s": 30.0},
+                               {**row, "impl": "torch-eager", "images_per_s": 20.0},
+                               {**row, "impl": "torch-compile", "images_per_s": None}], ratio_to="torch-eager")
+    assert "1.50" in text and "failed" in text
