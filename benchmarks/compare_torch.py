@@ -10,6 +10,11 @@ interleaved block by block (ganjax/bench.py: measure). ratio = images/s ÷ torch
 same configuration. "phase" is ganjax's phase-decomposed transposed convolution; its twin is the same
 ConvTranspose2d as "conv_transpose". CPU defaults are small so that a quiet 2-core CPU finishes in < 5 min
 (printed when used); XLA threads follow XLA_FLAGS, torch's --torch-threads (default: torch's choice).
+
+On a loaded machine both runtimes' threads wait on descheduled peers, torch's OpenMP far more than XLA's
+pool, so a 2-thread ratio there flatters ganjax. A per-core comparison that load distorts much less:
+  XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" \
+      python benchmarks/compare_torch.py --model dcgan --torch-threads 1
 """
 from __future__ import annotations
 

@@ -89,7 +89,7 @@ def xla_flops(compiled) -> float | None:
 def python_multi_step(recipe, txs, num_steps: int):
     """compile_multi_step's contract (jitted, state donated, metrics stacked (K, ...)) without lax.scan: a
     Python loop of train_step. On XLA:CPU a length-1 scan leaves most convolutions in non-canonical
-    layouts (generic slow kernels, ~45x slower step, measured); an unrolled Python loop never does."""
+    layouts (generic slow kernels: a 20-45x slower step, measured); a Python loop never does."""
     import jax
     import jax.numpy as jnp
     from ganjax.train.steps import train_step
@@ -258,8 +258,8 @@ def resolve_defaults(args, cpu: bool) -> list[str]:
     if args.upsample is None:
         args.upsample = "subpixel" if args.model == "dcgan" else "conv_transpose"
     if cpu and args.fuse == "scan" and 1 in parse_list(args.steps_per_dispatch, int):
-        notes.append("CPU: K=1 through lax.scan is ~45x slower here (convolutions left in slow layouts); "
-                     "compare --fuse python")
+        notes.append("CPU: K=1 through lax.scan is 20-45x slower (XLA:CPU leaves its convolutions in slow "
+                     "layouts; measured); compare --fuse python")
     return notes
 
 

@@ -78,6 +78,19 @@ def plot_losses(metrics_path: str, out_path: str, keys: tuple[str, ...] | None =
     return out_path
 
 
+def _shorten_json(text: str, rows: int = 5) -> str:
+    """JSON text for the page: lists longer than 2·rows (e.g. per-image results) cut to their first rows."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text
+    if not isinstance(data, dict):
+        return text
+    short = {k: (v[:rows] + [f"... {len(v) - rows} more in the file"] if isinstance(v, list) and len(v) > 2 * rows
+                 else v) for k, v in data.items()}
+    return json.dumps(short, indent=1)
+
+
 def _grid_columns(workdir: str) -> tuple[str, ...]:
     """Column captions of the run's sample grids (translation runs), from config.json's experiment."""
     from ganjax.recipes import grid_columns
@@ -102,7 +115,7 @@ def write_html(workdir: str) -> str:
         path = os.path.join(workdir, name)
         if os.path.exists(path):
             with open(path) as f:
-                parts.append(f"<h2>{name}</h2><pre>{html.escape(f.read())}</pre>")
+                parts.append(f"<h2>{name}</h2><pre>{html.escape(_shorten_json(f.read()))}</pre>")
     figures = sorted(glob.glob(os.path.join(workdir, "figures", "*.png")))
     if figures:
         parts.append("<h2>Figures</h2>" + "".join(

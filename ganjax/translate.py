@@ -4,7 +4,8 @@ Modes (the generator is trained on `data.crop_size` squares):
 
 * `resize` (default): the image is resized to crop_size x crop_size, translated, and resized back to its
   own size. Whole-image context at the training scale (training images are whole photos resized to
-  load_size); fine detail of large images is lost.
+  load_size); fine detail of large images is lost, except in colorization runs (pix2pix with
+  model.colorization), which keep the input's full-resolution luma and take only the chroma.
 * `tile`: the image is covered with overlapping crop_size tiles (stride crop_size / 2, the image padded
   by mirroring), each tile is translated at full resolution, and the tiles are blended with a Hann
   window so that no seams show. Keeps the resolution; objects appear at the photo's own scale.
@@ -82,12 +83,19 @@ def _to_uint8(x: np.ndarray) -> np.ndarray:
     return np.clip(np.round((np.asarray(x, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
-def translate_resize(fn, image: np.ndarray, crop: int) -> np.ndarray:
-    """Resize to crop², translate, resize back (bicubic both ways)."""
+def translate_resize(fn, image: np.ndarray, crop: int, recombine=None) -> np.ndarray:
+    """Resize to crop², translate, resize back (bicubic both ways).
+
+    `recombine(input, output)` (floats in [-1, 1], full size) may restore what the model only copies;
+    a colorization run keeps the input's full-resolution luma and takes only the chroma from the model.
+    """
     h, w, c = image.shape
     x = np.asarray(_pil(image).resize((crop, crop), Image.BICUBIC)).reshape(1, crop, crop, c)
     y = _to_uint8(fn(_to_float(x)))[0]
-    return np.asarray(_pil(y).resize((w, h), Image.BICUBIC)).reshape(h, w, c)
+    y = np.asarray(_pil(y).resize((w, h), Image.BICUBIC)).reshape(h, w, c)
+    if recombine is not None:
+        y = _to_uint8(recombine(_to_float(image), _to_float(y)))
+    return y
 
 
 def _starts(length: int, crop: int, stride: int) -> list[int]:
@@ -149,7 +157,7 @@ def translate_run(run: str, input: str, output: str, direction: str = "AtoB", mo
             skipped.append(src.name)
             continue
         if mode == "resize":
-            out = translate_resize(fn, image, recipe.crop)
+            out = translate_resize(fn, image, recipe.crop, recipe.recombine)
         else:
             out = translate_tile(fn, image, recipe.crop)
         if side_by_side:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ganjax import losses
 from ganjax.config import ConfigError
@@ -137,6 +138,12 @@ class Pix2Pix(TranslationRecipe):
 
     def decode(self, a, code):
         return ycc_to_rgb(self.encode_a(a), code) if self.colorization else code
+
+    def recombine(self, image, translated):
+        """Colorization: the input's own luma with the model's (upsampled) chroma."""
+        if not self.colorization:
+            return translated
+        return np.asarray(ycc_to_rgb(rgb_to_ycc(image)[..., :1], rgb_to_ycc(translated)[..., 1:]))
 
     def direction_net(self, direction):
         if direction != "AtoB":

@@ -169,6 +169,10 @@ class TranslationRecipe(Recipe):
         net = self.direction_net(direction)
         return lambda state, x: self.inference_runner(state)(net, x)
 
+    def recombine(self, image, translated):
+        """Full-size output of `translate --mode resize` from the input and the resized-back translation."""
+        return translated
+
     def _d_pair(self, run, name, real, fake):
         """D's logits on real and fake; batch norm sees them as separate batches, as in the reference."""
         if self.cfg.model.norm == "batch":
