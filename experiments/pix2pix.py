@@ -72,6 +72,7 @@ def get_config(arg=None):
         c.model.upsample = "subpixel"  # XLA:CPU is ~30x slower on transposed-conv weight gradients
         c.model.colorization = True  # the built-in task is colorize: G maps luma to chroma
         c.optim.g.lr = 1e-3  # few steps: 5x the reference's 2e-4 for G; D keeps 2e-4
+        c.loss.lambda_L1 = 500.0  # so that D's push to vivid colours cannot outrun L1 in 2 500 steps
         c.train.steps = 2500
         c.train.batch_size = 4
         c.train.steps_per_dispatch = 5

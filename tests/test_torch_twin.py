@@ -76,7 +76,7 @@ def test_cyclegan_twin_same_outputs(upsample):
     out = {}
     for i, name in enumerate(("G_A", "D_B")):  # one generator and one discriminator suffice
         module = recipe.modules[name]
-        params = jax.jit(module.init)(jax.random.PRNGKey(i), x)["params"]
+        params = module.init(jax.random.PRNGKey(i), x)["params"]
         twin.nets[name].load(params)
         out[name] = module.apply({"params": params}, x)
     with torch.no_grad():

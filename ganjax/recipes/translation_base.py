@@ -169,6 +169,10 @@ class TranslationRecipe(Recipe):
         net = self.direction_net(direction)
         return lambda state, x: self.inference_runner(state)(net, x)
 
+    def encode_a(self, a):
+        """What the A→B generator takes for the images `a` (pix2pix colorization: their luma)."""
+        return a
+
     def recombine(self, image, translated):
         """Full-size output of `translate --mode resize` from the input and the resized-back translation."""
         return translated
