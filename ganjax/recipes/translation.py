@@ -56,13 +56,6 @@ class CycleGAN(TranslationRecipe):
         size = self.cfg.model.pool_size
         return {"pool_fake_B": init_pool(size, shape), "pool_fake_A": init_pool(size, shape)}
 
-    def sample_batch(self, data, step, data_key, key):
-        a, b = self._sample_a_b(data, step, data_key, key)
-        batch = {"A": a, "B": b}
-        if "feature_params" in data:
-            batch["feature_params"] = data["feature_params"]
-        return batch
-
     def generate(self, run, batch, hp):
         a, b = batch["A"], batch["B"]
         out = {"fake_B": run("G_A", a)}
@@ -161,13 +154,6 @@ class Pix2Pix(TranslationRecipe):
 
     def hparams(self):
         return {"lambda_L1": self.cfg.loss.lambda_L1, **self.style_hparams()}
-
-    def sample_batch(self, data, step, data_key, key):
-        a, b = self._sample_a_b(data, step, data_key, key)
-        batch = {"A": a, "B": b}
-        if "feature_params" in data:
-            batch["feature_params"] = data["feature_params"]
-        return batch
 
     def generate(self, run, batch, hp):
         return {"fake": run("G", self.encode_a(batch["A"]))}

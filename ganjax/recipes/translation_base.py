@@ -143,16 +143,22 @@ class TranslationRecipe(Recipe):
             total = total + hp["style_weight"] * metrics["style"]
         return total, metrics
 
-    def _sample_a_b(self, data, step, data_key, key):
-        """A random unpaired (or paired) batch, cropped and flipped; float32 in [-1, 1]."""
+    def sample_batch(self, data, step, data_key, key):
+        """{"A", "B"}: a random unpaired (or paired) batch, cropped and flipped, float32 in [-1, 1]
+        (plus the feature network's params when a user-supplied one is on the device)."""
         flip, ka, kb = self.cfg.data.flip, *jax.random.split(key)
         na, nb = data["train_a"].shape[0], data["train_b"].shape[0]
         ia = batch_indices(data_key, step, na, self.batch_size)
         if self.paired:
-            return random_crop_flip_pair(ka, data["train_a"][ia], data["train_b"][ia], self.crop, flip)
-        ib = batch_indices(jax.random.fold_in(data_key, 1), step, nb, self.batch_size)
-        return (random_crop_flip(ka, data["train_a"][ia], self.crop, flip),
-                random_crop_flip(kb, data["train_b"][ib], self.crop, flip))
+            a, b = random_crop_flip_pair(ka, data["train_a"][ia], data["train_b"][ia], self.crop, flip)
+        else:
+            ib = batch_indices(jax.random.fold_in(data_key, 1), step, nb, self.batch_size)
+            a = random_crop_flip(ka, data["train_a"][ia], self.crop, flip)
+            b = random_crop_flip(kb, data["train_b"][ib], self.crop, flip)
+        batch = {"A": a, "B": b}
+        if "feature_params" in data:
+            batch["feature_params"] = data["feature_params"]
+        return batch
 
     def fixed_inputs(self, n):
         """Center crops of up to `n` test pairs spread over the test set (A, B as float arrays)."""
