@@ -1,27 +1,17 @@
 """FGSM, PGD and the robustness curve on tiny discriminators."""
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from ganjax.interpret import fgsm, pgd, robustness_curve
-
-
-class TinyD(nn.Module):
-    @nn.compact
-    def __call__(self, x):
-        x = jnp.tanh(nn.Conv(4, (3, 3))(x))
-        x = jnp.tanh(nn.Conv(4, (3, 3), strides=(2, 2))(x))
-        return nn.Dense(1)(x.reshape(x.shape[0], -1))[:, 0]
+from tiny_models import tiny_d
 
 
 @pytest.fixture(scope="module")
 def tiny():
-    model = TinyD()
-    x = jax.random.uniform(jax.random.key(1), (4, 8, 8, 1), minval=-1.0, maxval=1.0)
-    variables = model.init(jax.random.key(0), x)
-    return (lambda z: model.apply(variables, z)), x
+    _, _, x, f = tiny_d(4)
+    return f, x
 
 
 @pytest.fixture(scope="module")

@@ -11,14 +11,7 @@ from ganjax.interpret import (ablation_effect, capture, channel_grid, direction_
                               interpolate, layer_statistics, principal_directions,
                               robustness_curve, top_activating)
 from ganjax.interpret import figures
-
-
-class TinyD(nn.Module):
-    @nn.compact
-    def __call__(self, x):
-        x = jnp.tanh(nn.Conv(4, (3, 3))(x))
-        x = jnp.tanh(nn.Conv(4, (3, 3), strides=(2, 2))(x))
-        return nn.Dense(1)(x.reshape(x.shape[0], -1))[:, 0]
+from tiny_models import tiny_d
 
 
 class TinyG(nn.Module):
@@ -30,9 +23,7 @@ class TinyG(nn.Module):
 
 @pytest.fixture(scope="module")
 def tiny():
-    model = TinyD()
-    x = jax.random.uniform(jax.random.key(1), (5, 8, 8, 1), minval=-1.0, maxval=1.0)
-    return model, model.init(jax.random.key(0), x), x
+    return tiny_d(5)[:3]
 
 
 def test_capture_names_and_shapes(tiny):

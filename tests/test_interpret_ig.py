@@ -1,36 +1,22 @@
 """Integrated gradients, gradient attributions and layer IG (tiny CPU-sized problems)."""
 import warnings
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from ganjax.interpret.integrated_gradients import METHODS, path_nodes
+from tiny_models import tiny_d
 from ganjax.interpret import (baseline_black, baseline_blur, baseline_mean, baseline_uniform,
                               baseline_zeros, gradient_x_input, integrated_gradients,
                               layer_integrated_gradients, list_layers, make_integrated_gradients,
                               saliency, smoothgrad)
 
 
-class TinyD(nn.Module):
-    """2 convs + dense on 8×8×1 images: a small nonlinear discriminator."""
-
-    @nn.compact
-    def __call__(self, x):
-        x = jnp.tanh(nn.Conv(4, (3, 3))(x))
-        x = jnp.tanh(nn.Conv(4, (3, 3), strides=(2, 2))(x))
-        return nn.Dense(1)(x.reshape(x.shape[0], -1))[:, 0]
-
-
 @pytest.fixture(scope="module")
 def tiny():
-    model = TinyD()
-    x = jax.random.uniform(jax.random.key(1), (3, 8, 8, 1), minval=-1.0, maxval=1.0)
-    variables = model.init(jax.random.key(0), x)
-    f = lambda z: model.apply(variables, z)  # noqa: E731
-    return model, variables, x, f
+    return tiny_d(3)
 
 
 @pytest.fixture(scope="module")
