@@ -1,55 +1,79 @@
 #!/usr/bin/env bash
-# Every GPU check of the throughput issue in one run (< 10 min on one H100), one table at the end.
+# Every GPU check of the throughput and sweep issues in one run (about 8 min on one H100), one table last.
 #
 #   bash benchmarks/gpu_all.sh                 # results in $OUT (default benchmarks/results/gpu)
 #
 # Installs nothing heavy: it uses the machine's python3 with JAX (CUDA), Flax, Optax and PyTorch, and the
 # repository on PYTHONPATH (no pip install -e). ml_collections (pure Python, ganjax's config library) is
-# taken from .device/py or a wheel in .device/wheels when python3 lacks it; prepare either here with
+# installed from a wheel in .device/wheels when python3 lacks it; prepare it here with
 #   pip download ml_collections --no-deps -d .device/wheels
-# and carry .device. Every stage has a time limit and appends JSON lines per measured configuration, so a
-# stage cut short keeps what it measured; the final table reads every line.
+# and carry .device. Every stage has a time limit and appends one JSON line per measured configuration to
+# $OUT/rows.jsonl, so a stage cut short keeps what it measured; all logs go to $OUT/stages.log (few files:
+# the device tool brings back at most 8). The final table ($OUT/table.txt) reads every line.
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-benchmarks/results/gpu}
 PY=${PY:-python3}
+SCALE=${SCALE:-1}  # SCALE=0: a smoke test of this script on a CPU (tiny sizes, seconds per stage)
 mkdir -p "$OUT"
-export PYTHONPATH="$PWD:$PWD/benchmarks:$PWD/.device/py${PYTHONPATH:+:$PYTHONPATH}"
-export XLA_PYTHON_CLIENT_PREALLOCATE=false
+export PYTHONPATH="$PWD:$PWD/benchmarks:/tmp/ganjax_site${PYTHONPATH:+:$PYTHONPATH}"
+export XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONUNBUFFERED=1
 if ! $PY -c "import ml_collections" 2>/dev/null; then
-  $PY -m pip install -q --no-index --no-deps .device/wheels/ml_collections-*.whl || {
+  $PY -m pip install -q --no-index --no-deps --target /tmp/ganjax_site .device/wheels/ml_collections-*.whl || {
     echo "gpu_all: ml_collections missing (see the header of this script)"; exit 2; }
 fi
-{ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-  $PY -c "import jax, torch; print('jax', jax.__version__, jax.devices(), '| torch', torch.__version__)"; } \
-  | tee "$OUT/device.txt"
+{ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv,noheader 2>/dev/null
+  $PY -c "import jax, flax, optax, torch; print('jax', jax.__version__, 'flax', flax.__version__, 'optax',
+optax.__version__, jax.devices(), '| torch', torch.__version__)"; } 2>&1 | tee "$OUT/device.txt"
+ROWS="$OUT/rows.jsonl"
 
-stage() {  # stage NAME SECONDS COMMAND...: run with a limit, log to $OUT/NAME.log
+stage() {  # stage NAME SECONDS COMMAND...: run with a limit, log appended to $OUT/stages.log
   local name=$1 limit=$2; shift 2
-  echo "== $name (limit ${limit}s): $*"
+  echo "== $name (limit ${limit}s): $*" | tee -a "$OUT/stages.log"
   local t0=$SECONDS
-  timeout "$limit" "$@" >"$OUT/$name.log" 2>&1
-  echo "   exit $? after $((SECONDS - t0))s; tail:"; tail -n 3 "$OUT/$name.log" | sed 's/^/   /'
+  timeout "$limit" "$@" >>"$OUT/stages.log" 2>&1
+  echo "   exit $? after $((SECONDS - t0))s" | tee -a "$OUT/stages.log"
 }
+if [ "$SCALE" = 0 ]; then  # smoke sizes
+  B64=8 B1K=16 W=16 CG="--size 32 --ngf 8 --blocks 2" SW="--members 4 --batch 8 --width 16" K=2
+else
+  B64=64 B1K=1024 W=128 CG="--size 256" SW="--members 16 --batch 64 --width 64" K=20
+fi
+CMP="$PY benchmarks/compare_torch.py --repeats 3 --width $W --out $ROWS"
 
-# 1. equivalence on the GPU: twins vs ganjax (JAX on the GPU, torch on the CPU), phase == conv_transpose
-stage tests 80 $PY -m pytest -q -x -p no:cacheprovider tests/test_torch_twin.py tests/test_phase_conv.py \
-  tests/test_bench.py
-# 2. ganjax alone: the article's DCGAN (width 128), three upsamplings, batch 64 / 256 / 1024, bf16 / fp32
-stage bench_dcgan 120 $PY -m ganjax.cli bench dcgan --batch 64,256,1024 --dtype bfloat16,float32 \
-  --upsample phase,subpixel,conv_transpose --steps-per-dispatch 1 --repeats 3 --out "$OUT/bench_dcgan.jsonl"
-# 3. ganjax (K = 1 and 20 steps per dispatch) vs the PyTorch twin, eager and torch.compile
-stage compare_dcgan 150 $PY benchmarks/compare_torch.py --model dcgan --batch 64,1024 --dtype bfloat16,float32 \
-  --upsample phase --steps-per-dispatch 1,20 --repeats 3 --out "$OUT/compare_dcgan.jsonl"
-# 4. CycleGAN (ResNet-9, 70x70 PatchGAN, the reference's conv_transpose) at 256x256, batch 1 and 4, fp32
-stage compare_cyclegan 150 $PY benchmarks/compare_torch.py --model cyclegan --size 256 --batch 1,4 \
-  --dtype float32 --upsample conv_transpose --steps-per-dispatch 1 --repeats 3 --out "$OUT/compare_cyclegan.jsonl"
+# 1. the twins compute ganjax's function here too (JAX on the GPU), phase == conv_transpose (TF32 off: the
+#    tests' tolerances are float32's)
+NVIDIA_TF32_OVERRIDE=0 stage tests 45 $PY -m pytest -q -x -p no:cacheprovider tests/test_phase_conv.py \
+  tests/test_torch_twin.py -k "same_outputs or phase_equals or gradients_equal"
+# 2. the article's DCGAN at batch 64: ganjax (1 and K steps per dispatch) vs PyTorch eager, fp32 and bf16
+stage dcgan_b64 90 $CMP --model dcgan --batch $B64 --dtype float32,bfloat16 --upsample phase \
+  --steps-per-dispatch 1,$K --torch-modes eager
+# 3. batch 1024: vs PyTorch eager and torch.compile (the best PyTorch variant), bf16 first
+stage dcgan_b1024 120 $CMP --model dcgan --batch $B1K --dtype bfloat16,float32 --upsample phase \
+  --steps-per-dispatch 1,4 --torch-modes eager,compile
+# 4. upsampling variants, ganjax alone: the article's transposed conv as XLA/cuDNN runs it, phase, sub-pixel
+stage upsample 50 $PY -m ganjax.cli bench dcgan --batch $B64,$B1K --dtype bfloat16 --width $W \
+  --upsample conv_transpose,subpixel --steps-per-dispatch 1 --repeats 3 --out $ROWS
+# 5. CycleGAN (ResNet-9, 70x70 PatchGAN) at 256x256, batch 1 and 4, vs PyTorch eager fp32
+stage cyclegan 120 $CMP --model cyclegan $CG --batch 1,4 --dtype float32 --upsample conv_transpose \
+  --steps-per-dispatch 1 --torch-modes eager
+# 6. 16 DCGAN members in one vmapped program vs one after another (the sweep issue)
+stage sweep 50 $PY benchmarks/sweep_bench.py $SW --repeats 3 --out "$OUT/sweep.jsonl"
+# 7. CycleGAN bf16 (ganjax's bf16 compute vs PyTorch autocast), if time is left
+stage cyclegan_bf16 50 $CMP --model cyclegan $CG --batch 1,4 --dtype bfloat16 --upsample conv_transpose \
+  --steps-per-dispatch 1 --torch-modes eager
 
 # one table of everything measured
 $PY - "$OUT" <<'EOF' | tee "$OUT/table.txt"
-import glob, json, sys
+import json, sys
 from ganjax.bench import format_table
-rows = [json.loads(l) for f in sorted(glob.glob(f"{sys.argv[1]}/*.jsonl")) for l in open(f) if l.strip()]
+rows = [json.loads(l) for l in open(f"{sys.argv[1]}/rows.jsonl") if l.strip()] if __import__("os").path.exists(
+    f"{sys.argv[1]}/rows.jsonl") else []
 print(format_table(rows, ratio_to="torch-eager") if rows else "no rows measured")
-print("ratio = images/s ÷ torch-eager images/s of the same configuration (compare_* rows only)")
+print("ratio = images/s ÷ torch-eager images/s of the same configuration (compare rows only)")
+try:
+    for r in map(json.loads, open(f"{sys.argv[1]}/sweep.jsonl")):
+        print(f"sweep: {r['impl']:<36} {r['images_per_s']:9.1f} img/s  compile {r['compile_s']:.1f} s")
+except FileNotFoundError:
+    print("sweep: no rows")
 EOF

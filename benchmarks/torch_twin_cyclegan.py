@@ -45,7 +45,7 @@ class ResnetGenerator(nn.Module):
         self.blocks = nn.Sequential(*[ResnetBlock(4 * ngf) for _ in range(n_blocks)])
         ups = []
         for cin, cout in ((4 * ngf, 2 * ngf), (2 * ngf, ngf)):
-            if upsample == "conv_transpose":
+            if upsample in ("conv_transpose", "phase"):  # phase: the same layer, computed by ganjax by phases
                 ups += [nn.ConvTranspose2d(cin, cout, 3, 2, 1, output_padding=1)]
             elif upsample == "subpixel":
                 ups += [nn.ReflectionPad2d(1), nn.Conv2d(cin, 4 * cout, 3), nn.PixelShuffle(2)]
@@ -63,17 +63,12 @@ class ResnetGenerator(nn.Module):
         """Params of ganjax's ResnetGenerator (norm="instance") with the same upsample, paired in forward order."""
         convs = [p[f"Conv_{i}"] for i in range(sum(k.startswith("Conv_") for k in p))]
         blocks = [p[f"ResnetBlock_{i}"][f"Conv_{j}"] for i in range(len(self.blocks)) for j in (0, 1)]
-        ups = [p["ConvTranspose_0"], p["ConvTranspose_1"]] if self.upsample == "conv_transpose" else convs[3:5]
-        kinds = ["conv"] * (3 + len(blocks)) + ["up"] * 2 + ["conv"]
+        ups = [p["ConvTranspose_0"], p["ConvTranspose_1"]] if self.upsample in ("conv_transpose", "phase") \
+            else convs[3:5]
         mods = [m for m in self.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
-        for m, q, kind in zip(mods, convs[:3] + blocks + ups + convs[-1:], kinds, strict=True):
+        for m, q in zip(mods, convs[:3] + blocks + ups + convs[-1:], strict=True):
             if isinstance(m, nn.ConvTranspose2d):
                 load_conv_transpose(m, q, transpose_kernel=True)
-            elif kind == "up" and self.upsample == "subpixel":
-                # models/resnet_gen.depth_to_space reads channel (i·2 + j)·C + c, PixelShuffle c·4 + i·2 + j
-                c = m.out_channels // 4
-                perm = np.arange(4 * c).reshape(4, c).T.reshape(-1)
-                load_conv(m, {"kernel": np.asarray(q["kernel"])[..., perm], "bias": np.asarray(q["bias"])[perm]})
             else:
                 load_conv(m, q)
 

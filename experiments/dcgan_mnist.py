@@ -29,7 +29,8 @@ def get_config(arg=None):
     c.model.latent_dim = 100
     c.model.g_width = 64           # the article used 128: 4x the compute, see README
     c.model.d_width = 64
-    c.model.upsample = "subpixel"  # conv_transpose (the article's; slow on CPU) | subpixel | resize_conv
+    c.model.upsample = "phase"     # phase (= the article's conv_transpose, computed fast) | conv_transpose
+                                   # | subpixel | resize_conv
     c.model.dtype = "float32"      # or bfloat16 (compute; parameters stay float32)
 
     c.loss = ml_collections.ConfigDict()
@@ -40,6 +41,9 @@ def get_config(arg=None):
     c.optim = ml_collections.ConfigDict()
     for side in ("g", "d"):
         c.optim[side] = ml_collections.ConfigDict(dict(lr=2e-4, b1=0.5, b2=0.999, decay_start=1.0))
+
+    c.mesh = ml_collections.ConfigDict()
+    c.mesh.data = 1               # data-parallel devices: N, or -1 = all (every host's); batch_size is global
 
     c.train = ml_collections.ConfigDict()
     c.train.steps = 1000

@@ -38,7 +38,7 @@ def get_config(arg=None):
     c.model.n_layers_d = 3
     c.model.norm = "batch"
     c.model.dropout = True         # the U-Net's dropout 0.5 (train only)
-    c.model.upsample = "conv_transpose"  # conv_transpose (reference) | subpixel | resize_conv
+    c.model.upsample = "conv_transpose"  # conv_transpose (reference) | phase (the same layer, fast on CPU) | subpixel | resize_conv
     c.model.colorization = False   # the reference's colorization model: G maps luma to chroma (RGB data)
     c.model.dtype = "float32"
 
@@ -54,6 +54,9 @@ def get_config(arg=None):
     c.optim = ml_collections.ConfigDict()
     for side in ("g", "d"):
         c.optim[side] = ml_collections.ConfigDict(dict(lr=2e-4, b1=0.5, b2=0.999, decay_start=0.5))
+
+    c.mesh = ml_collections.ConfigDict()
+    c.mesh.data = 1               # data-parallel devices: N, or -1 = all (every host's); batch_size is global
 
     c.train = ml_collections.ConfigDict()
     c.train.steps = 80_000

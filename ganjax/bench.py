@@ -3,9 +3,9 @@
   ganjax bench dcgan --batch 64,256,1024 --dtype float32,bfloat16 [--upsample subpixel,phase] [--width 128]
   ganjax bench cyclegan --batch 1,4 --size 256
 
-What is timed: the jitted K-step function of ganjax.train.steps.compile_multi_step (state donated; with
---fuse python the same K steps as a Python loop in one jit, python_multi_step), i.e. K full steps — data
-sampling (index permutation, gather, uint8 → float, noise), G forward, D update, G update — on synthetic
+What is timed: the jitted K-step function of ganjax.train.steps.compile_multi_step (state donated; --fuse
+scan|loop: lax.scan or a Python loop of the step; default: the training loop's choice), i.e. K full steps
+— data sampling (index permutation, gather, uint8 → float, noise), G forward, D update, G update — on synthetic
 uint8 images held on the device (so no input pipeline is measured). After `warmup` calls,
 `repeats` blocks of `iters` calls each end in jax.block_until_ready; a row reports the median block time
 per step (the minimum too). Runners are interleaved block by block (`measure`), so load on a shared
@@ -86,40 +86,23 @@ def xla_flops(compiled) -> float | None:
     return float(flops) if flops and flops > 0 else None
 
 
-def python_multi_step(recipe, txs, num_steps: int):
-    """compile_multi_step's contract (jitted, state donated, metrics stacked (K, ...)) without lax.scan: a
-    Python loop of train_step. On XLA:CPU a length-1 scan leaves most convolutions in non-canonical
-    layouts (generic slow kernels: a 20-45x slower step, measured); a Python loop never does."""
-    import jax
-    import jax.numpy as jnp
-    from ganjax.train.steps import train_step
-
-    def fn(state, data):
-        metrics = []
-        for _ in range(num_steps):
-            state, m = train_step(recipe, txs, state, data)
-            metrics.append(m)
-        return state, jax.tree_util.tree_map(lambda *ms: jnp.stack(ms), *metrics)
-    return jax.jit(fn, donate_argnums=(0,))
-
-
 class JaxRunner:
     """One ganjax configuration: compiled K-step function, its (donated) state and its device data.
 
-    fuse="scan": the framework's ganjax.train.steps.compile_multi_step; "python": python_multi_step."""
+    The framework's ganjax.train.steps.compile_multi_step with fuse "scan" or "loop" (None: the backend's
+    default, steps.default_fuse)."""
     impl = "ganjax"
 
     def __init__(self, recipe, data: dict, steps_per_dispatch: int, label: dict, seed: int = 0,
-                 fuse: str = "scan"):
+                 fuse: str | None = None):
         import jax
-        from ganjax.train.steps import compile_multi_step
+        from ganjax.train.steps import compile_multi_step, default_fuse
 
+        fuse = fuse or default_fuse()
         self.recipe, self.k, self.label = recipe, steps_per_dispatch, {**label, "fuse": fuse}
-        self.impl = "ganjax" if fuse == "scan" else "ganjax-pyloop"
         self.state = recipe.init_state(seed)
         self.data = jax.device_put(data)
-        make = {"scan": compile_multi_step, "python": python_multi_step}[fuse]
-        fn = make(recipe, recipe.optimizers(), steps_per_dispatch)
+        fn = compile_multi_step(recipe, recipe.optimizers(), steps_per_dispatch, fuse)
         t0 = time.perf_counter()
         self.compiled = fn.lower(self.state, self.data).compile()
         self.compile_s = time.perf_counter() - t0
@@ -223,12 +206,13 @@ def add_arguments(p: argparse.ArgumentParser, cpu: bool) -> None:
     p.add_argument("--dtype", default=None, help="compute dtypes (default float32,bfloat16; CPU cyclegan: "
                                                   "float32)")
     p.add_argument("--upsample", default=None, help="dcgan: conv_transpose,subpixel,resize_conv,phase "
-                                                    "(default subpixel); cyclegan: default conv_transpose")
-    p.add_argument("--steps-per-dispatch", default="5" if cpu else "1",
-                   help="K steps per call, comma-separated (default 5 on CPU: the training loop's CPU cap; 1 GPU)")
-    p.add_argument("--fuse", default="scan", choices=("scan", "python"),
-                   help="scan: the framework's compile_multi_step (default); python: a Python loop of "
-                        "train_step in one jit (see python_multi_step)")
+                                                    "(default phase: the article's transposed conv, computed fast); "
+                                                    "cyclegan: default conv_transpose, on CPU phase")
+    p.add_argument("--steps-per-dispatch", default=None,
+                   help="K steps per call, comma-separated (default 1; CPU dcgan 5, the training loop's CPU cap)")
+    p.add_argument("--fuse", default=None, choices=("scan", "loop"),
+                   help="K steps as lax.scan or as a Python loop in one jit (default: loop on CPU, scan "
+                        "elsewhere, as training does; see ganjax.train.steps.multi_step)")
     p.add_argument("--width", type=int, default=128, help="dcgan width (the article's 128; config default 64)")
     p.add_argument("--size", type=int, default=None, help="cyclegan image size (default 256 GPU, 64 CPU)")
     p.add_argument("--ngf", type=int, default=64, help="cyclegan ngf = ndf (default 64)")
@@ -255,11 +239,15 @@ def resolve_defaults(args, cpu: bool) -> list[str]:
         args.dtype = "float32" if (cpu and args.model == "cyclegan") else "float32,bfloat16"
         if cpu and args.model == "cyclegan":
             notes.append("CPU: default --dtype float32 (GPU default float32,bfloat16)")
+    if args.steps_per_dispatch is None:  # CPU cyclegan: K copies of its step take minutes to compile
+        args.steps_per_dispatch = "5" if (cpu and args.model == "dcgan") else "1"
     if args.upsample is None:
-        args.upsample = "subpixel" if args.model == "dcgan" else "conv_transpose"
-    if cpu and args.fuse == "scan" and 1 in parse_list(args.steps_per_dispatch, int):
-        notes.append("CPU: K=1 through lax.scan is 20-45x slower (XLA:CPU leaves its convolutions in slow "
-                     "layouts; measured); compare --fuse python")
+        # phase: the article's / the reference's transposed convolution, same parameters, computed fast;
+        # plain conv_transpose runs at ~1.5 img/s on XLA:CPU, too slow for a default
+        args.upsample = "phase" if (args.model == "dcgan" or cpu) else "conv_transpose"
+    if cpu and args.fuse == "scan":
+        notes.append("CPU: steps inside lax.scan run 20-45x slower on XLA:CPU (measured); training uses "
+                     "--fuse loop here")
     return notes
 
 

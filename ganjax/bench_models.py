@@ -2,8 +2,7 @@
 
 The configs are the repository's experiments/dcgan_mnist.py and experiments/cyclegan.py with overrides;
 the data are random uint8 images kept on the device (the recipe's sample_batch still draws, converts and,
-for CycleGAN, flips them inside the step). Upsample "phase" (DCGAN) swaps in
-ganjax.models.phase_conv.PhaseGenerator, the same function and parameters as "conv_transpose".
+for CycleGAN, flips them inside the step). Upsample "phase" is the same function and parameters as "conv_transpose" (models/phase_conv.py).
 """
 from __future__ import annotations
 
@@ -26,22 +25,13 @@ def experiment_config(name: str, overrides: list[tuple[str, str]]):
 
 
 def dcgan_setup(batch: int, dtype: str, upsample: str, width: int, n_images: int = 2048):
-    """The article's DCGAN (28x28x1) at `width`, and synthetic uint8 images. "phase" = models/phase_conv."""
+    """The article's DCGAN (28x28x1) at `width`, and synthetic uint8 images."""
     from ganjax.recipes.dcgan import DCGAN
 
-    from ganjax.models.upsample import METHODS
-
-    native = upsample in METHODS  # once upsample.py knows "phase", the recipe's own generator is used
-    method = upsample if native or upsample != "phase" else "conv_transpose"
     cfg = experiment_config("dcgan_mnist", [("model.g_width", str(width)), ("model.d_width", str(width)),
-                                            ("model.upsample", method), ("model.dtype", dtype),
+                                            ("model.upsample", upsample), ("model.dtype", dtype),
                                             ("train.batch_size", str(batch))])
     recipe = DCGAN(cfg)
-    if upsample == "phase" and not native:
-        from ganjax.models.phase_conv import PhaseGenerator
-        g = recipe.modules["g"]
-        recipe.modules["g"] = PhaseGenerator(image_size=g.image_size, channels=g.channels, width=g.width,
-                                             dtype=g.dtype)
     images = np.random.default_rng(0).integers(0, 256, (n_images, 28, 28, 1), dtype=np.uint8)
     return recipe, {"images": images}
 

@@ -42,13 +42,15 @@ class Checkpoints:
         self.manager.wait_until_finished()
 
     def restore(self, abstract_state, step: int | None = None):
-        """Restore into the structure of `abstract_state` (e.g. jax.eval_shape of the initial state)."""
+        """Restore into the structure of `abstract_state` (e.g. jax.eval_shape of the initial state), on the
+        shardings its leaves carry (ganjax.parallel.abstract_replicated) or else on this process's first
+        device — whatever mesh wrote the checkpoint."""
         step = self.latest_step() if step is None else step
         if step is None:
             raise CheckpointError(f"no checkpoint in {self.directory}")
         if step not in self.all_steps():
             raise CheckpointError(f"no checkpoint at step {step} in {self.directory}; have {self.all_steps()}")
-        target = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, abstract_state)
+        target = _restore_target(abstract_state)
         try:
             return self.manager.restore(step, args=ocp.args.StandardRestore(target))
         except Exception as e:  # orbax's errors for missing files, bad metadata, shape mismatches
@@ -69,6 +71,19 @@ def save_tree(path: str, tree) -> None:
 
 def load_tree(path: str, abstract_tree):
     """Load a pytree saved by save_tree into the structure of `abstract_tree`."""
-    target = jax.tree_util.tree_map(ocp.utils.to_shape_dtype_struct, abstract_tree)
+    target = _restore_target(abstract_tree)
     with ocp.StandardCheckpointer() as ckptr:
         return ckptr.restore(os.path.abspath(path), target)
+
+
+def _restore_target(abstract_tree):
+    """ShapeDtypeStructs with a sharding each: a checkpoint written by N devices restores onto one (or onto
+    another mesh) only when the target says where its arrays go."""
+    one_device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+
+    def leaf(x):
+        x = ocp.utils.to_shape_dtype_struct(x)
+        if isinstance(x, jax.ShapeDtypeStruct) and x.sharding is None:
+            x = jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=one_device)
+        return x
+    return jax.tree_util.tree_map(leaf, abstract_tree)

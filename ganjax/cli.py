@@ -35,13 +35,22 @@ def split_overrides(argv: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
 
 def cmd_train(args, overrides):
     from ganjax import config as config_lib
+    from ganjax import parallel
     from ganjax.train.loop import train_and_evaluate
 
+    parallel.initialize(args.distributed, args.coordinator, args.num_processes, args.process_id)
     cfg = config_lib.load(args.config, overrides)
     last = train_and_evaluate(cfg, args.workdir, progress=not args.quiet)
-    if last:
+    if last and parallel.is_writer():
         print("final: " + "  ".join(f"{k}={v:.4g}" for k, v in last.items()
                                     if isinstance(v, float) and k != "time"))
+
+
+def cmd_sweep(args, overrides):
+    from ganjax.sweep import run_sweep
+
+    run_sweep(args.config, args.workdir, overrides, stack=args.stack, members_per_program=args.members_per_program,
+              devices=args.devices, best=args.best, evaluate=args.eval, progress=not args.quiet)
 
 
 def cmd_sample(args, overrides):
@@ -105,7 +114,34 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("config", help="experiments/NAME.py[:runlocal,key=value]")
     t.add_argument("--workdir", required=True, help="run folder (created, or resumed)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--distributed", action="store_true",
+                   help="join a multi-host job described by the cluster's environment (SLURM, Open MPI, "
+                        "Cloud TPU pods, Kubernetes); run the same command on every host")
+    t.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                   help="multi-host without a cluster manager: process 0's address (with the next two)")
+    t.add_argument("--num-processes", type=int, default=None, metavar="N")
+    t.add_argument("--process-id", type=int, default=None, metavar="I")
     t.set_defaults(func=cmd_train)
+
+    sw = sub.add_parser("sweep", help="train the members of an experiment's sweep(add), stacked where they can be",
+                        description="Train every member of EXPERIMENT's sweep(add). Members that differ only in "
+                                    "seed, optim.*.lr/b1/b2 or loss weights train together in one vmapped "
+                                    "program; others run one program after another. Each member is an "
+                                    "ordinary run folder WORKDIR/member_NNN; --config.a.b=value applies to all.")
+    sw.add_argument("config", help="experiments/NAME.py[:runlocal,key=value] defining sweep(add)")
+    sw.add_argument("--workdir", required=True, help="sweep folder (created, or resumed)")
+    sw.add_argument("--devices", type=int, default=1, help="split each program's members over this many "
+                                                           "devices (default 1)")
+    sw.add_argument("--members-per-program", type=int, default=None,
+                    help="at most this many members per compiled program (default: all that stack)")
+    sw.add_argument("--stack", default="auto", choices=("auto", "require", "none"),
+                    help="auto (default): stack what can be; require: error unless all stack; none: one "
+                         "member per program (compiled once, reused: faster on CPU)")
+    sw.add_argument("--best", default="auto", help="METRIC[:min|max] that picks the best member (default: "
+                                                   "frechet_ratio when evaluated, else g_loss)")
+    sw.add_argument("--eval", action="store_true", help="run `ganjax eval` on each member after training")
+    sw.add_argument("--quiet", action="store_true", help="no progress bars")
+    sw.set_defaults(func=cmd_sweep)
 
     s = sub.add_parser("sample", help="write N generated images from a run's checkpoint")
     s.add_argument("run", help="run folder")
@@ -199,8 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ganjax: error: {e}", file=sys.stderr)
         return 2
     args = build_parser().parse_args(rest)
-    if overrides and args.command != "train":
-        print("ganjax: error: --config.* overrides apply to train only", file=sys.stderr)
+    if overrides and args.command not in ("train", "sweep"):
+        print("ganjax: error: --config.* overrides apply to train only (and to sweep)", file=sys.stderr)
         return 2
     if args.debug:
         args.func(args, overrides)

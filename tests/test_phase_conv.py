@@ -6,7 +6,7 @@ import pytest
 
 from ganjax.models.dcgan import Generator
 from ganjax.models.layers import conv_transpose, torch_transpose_padding
-from ganjax.models.phase_conv import PhaseConvTranspose, PhaseGenerator, PhaseUpsample, phase_plan
+from ganjax.models.phase_conv import PhaseConvTranspose, phase_plan
 from ganjax.models.upsample import Upsample
 
 
@@ -21,7 +21,7 @@ def test_phase_upsample_equals_conv_transpose(kernel):
     x = jax.random.normal(jax.random.PRNGKey(0), (2, 7, 6, 5))
     v = Upsample(4, kernel, "conv_transpose").init(jax.random.PRNGKey(1), x)
     ref = Upsample(4, kernel, "conv_transpose").apply(v, x)
-    out = PhaseUpsample(4, kernel).apply(v, x)  # the same parameter tree
+    out = Upsample(4, kernel, "phase").apply(v, x)  # the same parameter tree
     assert out.shape == ref.shape == (2, 14, 12, 4)
     np.testing.assert_allclose(out, ref, atol=1e-5)
 
@@ -38,7 +38,7 @@ def test_phase_equals_pytorch_style_transposed_kernel(kernel, padding):
 
 def test_phase_gradients_equal_conv_transpose():
     x = jax.random.normal(jax.random.PRNGKey(4), (2, 7, 7, 3))
-    up, ph = Upsample(4, 5, "conv_transpose"), PhaseUpsample(4, 5)
+    up, ph = Upsample(4, 5, "conv_transpose"), Upsample(4, 5, "phase")
     v = up.init(jax.random.PRNGKey(5), x)
     loss = lambda m: jax.grad(lambda v, x: jnp.sum(jnp.sin(m.apply(v, x))), argnums=(0, 1))(v, x)
     for a, b in zip(jax.tree_util.tree_leaves(loss(up)), jax.tree_util.tree_leaves(loss(ph))):
@@ -47,7 +47,7 @@ def test_phase_gradients_equal_conv_transpose():
 
 def test_phase_generator_shares_params_and_function():
     z = jax.random.normal(jax.random.PRNGKey(6), (3, 100))
-    g, p = Generator(width=8, upsample="conv_transpose"), PhaseGenerator(width=8)
+    g, p = Generator(width=8, upsample="conv_transpose"), Generator(width=8, upsample="phase")
     v = g.init(jax.random.PRNGKey(7), z)
     assert jax.tree_util.tree_structure(v) == jax.tree_util.tree_structure(p.init(jax.random.PRNGKey(7), z))
     np.testing.assert_allclose(p.apply(v, z), g.apply(v, z), atol=1e-5)

@@ -81,7 +81,7 @@ def test_unet_shapes_and_reference_param_counts(num_downs, size, count):
     assert "batch_stats" in variables
 
 
-@pytest.mark.parametrize("upsample", ["conv_transpose", "subpixel", "resize_conv"])
+@pytest.mark.parametrize("upsample", ["conv_transpose", "phase", "subpixel", "resize_conv"])
 def test_resnet_small_forward(upsample):
     model = ResnetGenerator(3, ngf=4, n_blocks=1, upsample=upsample, dtype=jnp.bfloat16)
     x = jax.random.uniform(jax.random.key(1), (2, 32, 32, 1), minval=-1, maxval=1)
@@ -90,6 +90,19 @@ def test_resnet_small_forward(upsample):
     y = model.apply(_numpy_init(model, x), x)
     assert y.shape == (2, 32, 32, 3) and y.dtype == jnp.float32
     assert float(jnp.max(jnp.abs(y))) <= 1.0
+
+
+@pytest.mark.parametrize("make", [lambda up: ResnetGenerator(3, ngf=4, n_blocks=1, upsample=up),
+                                  lambda up: UnetGenerator(3, num_downs=5, ngf=4, norm="instance", upsample=up)],
+                         ids=["resnet", "unet"])
+def test_phase_upsampling_is_the_reference_transposed_conv(make):
+    """upsample="phase": the same parameters (a checkpoint loads either way) and the same function."""
+    x = jax.random.uniform(jax.random.key(1), (2, 32, 32, 3), minval=-1, maxval=1)
+    reference, phase = make("conv_transpose"), make("phase")
+    variables = _numpy_init(reference, x)
+    shapes = jax.eval_shape(phase.init, jax.random.key(0), x)
+    assert jax.tree_util.tree_structure(shapes) == jax.tree_util.tree_structure(variables)
+    np.testing.assert_allclose(phase.apply(variables, x), reference.apply(variables, x), atol=1e-5)
 
 
 def test_unet_train_mode_dropout_and_batch_stats():
@@ -133,14 +146,15 @@ def test_norm_layer_rejects_unknown_kind():
         norm_layer("group")
 
 
+@pytest.mark.parametrize("phase", [False, True])
 @pytest.mark.parametrize("kernel,padding,output_padding", [(3, 1, 1), (4, 1, 0)])
-def test_conv_transpose_equals_pytorch(kernel, padding, output_padding):
+def test_conv_transpose_equals_pytorch(kernel, padding, output_padding, phase):
     torch = pytest.importorskip("torch")
     tconv = torch.nn.ConvTranspose2d(5, 3, kernel, 2, padding, output_padding=output_padding)
     x = np.random.RandomState(0).randn(2, 5, 7, 7).astype(np.float32)
     with torch.no_grad():
         expected = tconv(torch.from_numpy(x)).numpy().transpose(0, 2, 3, 1)
-    layer = conv_transpose(3, kernel, 2, padding, output_padding)
+    layer = conv_transpose(3, kernel, 2, padding, output_padding, phase=phase)
     params = {"params": {"kernel": tconv.weight.detach().numpy().transpose(2, 3, 1, 0),
                          "bias": tconv.bias.detach().numpy()}}
     got = layer.apply(params, x.transpose(0, 2, 3, 1))

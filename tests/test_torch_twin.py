@@ -68,7 +68,7 @@ def test_dcgan_twin_same_train_step(upsample):
     assert moved > 1e-4  # the step really changed the parameters (Adam's first step moves them by ≈ lr)
 
 
-@pytest.mark.parametrize("upsample", ("conv_transpose", "subpixel", "resize_conv"))
+@pytest.mark.parametrize("upsample", ("conv_transpose", "phase", "subpixel", "resize_conv"))
 def test_cyclegan_twin_same_outputs(upsample):
     recipe, _ = cyclegan_setup(2, "float32", 32, upsample, ngf=8, n_blocks=1)
     twin = make_twin("cyclegan", size=32, batch=2, ngf=8, n_blocks=1, upsample=upsample)

@@ -304,7 +304,10 @@ def explain_translator(ctx, method, n, baseline, steps, layer, sign, outlier_per
 
     recipe, st = ctx.recipe, ctx.state
     net = translator_net(recipe, st.params["g"])
-    x = np.asarray(center_crop(recipe.dataset.test_a[:n], recipe.cfg.data.crop_size))
+    images = np.asarray(center_crop(recipe.dataset.test_a[:n], recipe.cfg.data.crop_size))
+    # what the net takes: the images, or their code (pix2pix colorization: the luma)
+    encode = getattr(recipe, "encode_a", lambda a: a)
+    x = np.asarray(encode(images))
     # not black: a constant input sits on instance norm's singularity (|delta| ~ 90 % of the gap);
     # not blur: flat regions equal their blur, so they would get no attribution however much they matter
     kind = baseline or "noise"
@@ -314,10 +317,12 @@ def explain_translator(ctx, method, n, baseline, steps, layer, sign, outlier_per
         check_spatial_layer(module, variables, x[:1], layer, f"the translator {net}")
         lay = (module, variables, layer, target.scalar)
     f = functools.partial(_t_target, recipe=recipe, net=net, target=target)
-    attr, delta, gap = attribute(ctx, f, x, method, image_baseline(ctx, kind, x), steps, (st,),
-                                 desc=f"{method} translator", layer=lay)
-    run = functools.partial(_translate, recipe=recipe, net=net)
-    y = np.asarray(jax.jit(run)(jnp.asarray(x), st))
+    attr, delta, gap = attribute(ctx, f, x, method, np.asarray(encode(image_baseline(ctx, kind, images))),
+                                 steps, (st,), desc=f"{method} translator", layer=lay)
+    if hasattr(recipe, "translator"):  # the whole translated image (colorization: luma + G's chroma)
+        y = np.asarray(jax.jit(recipe.translator("AtoB"))(st, jnp.asarray(images)))
+    else:
+        y = np.asarray(jax.jit(functools.partial(_translate, recipe=recipe, net=net))(jnp.asarray(x), st))
     size = x.shape[1]
     shown = attr if lay is None else _upsample(attr, size)
     a = np.abs(shown).sum(-1)

@@ -2,7 +2,8 @@
 
 `Generator`/`Discriminator`: the original article's MNIST DCGAN with its defects fixed — two stride-2
 upsamplings from 7x7 (not three, which gave 56x56), a last stride-1 convolution to the image, and a
-discriminator that returns logits (no sigmoid before a with-logits loss).
+discriminator that returns logits (no sigmoid before a with-logits loss). Their plain convolutions go
+through models/cpu_conv.py: on XLA:CPU the same function with faster gradients, elsewhere lax's own.
 
 `Generator64`/`Discriminator64`: the classic 64x64 DCGAN of Radford et al. (batch norm, 4x4 kernels).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import flax.linen as nn
 import jax.numpy as jnp
 
+from ganjax.models import cpu_conv
 from ganjax.models.upsample import Upsample, same_pad
 
 
@@ -29,7 +31,8 @@ class Generator(nn.Module):
         x = x.reshape(z.shape[0], base, base, self.width)
         for _ in range(2):
             x = nn.relu(Upsample(self.width, 5, self.upsample, dtype=self.dtype)(x))
-        x = nn.Conv(self.channels, (5, 5), padding=same_pad(5), dtype=self.dtype)(x)
+        x = nn.Conv(self.channels, (5, 5), padding=same_pad(5), dtype=self.dtype,
+                    conv_general_dilated=cpu_conv.conv_general_dilated)(x)
         return jnp.tanh(x).astype(jnp.float32)
 
 
@@ -42,7 +45,8 @@ class Discriminator(nn.Module):
     def __call__(self, x, train: bool = True):
         x = x.astype(self.dtype)
         for _ in range(2):
-            x = nn.Conv(self.width, (5, 5), strides=(2, 2), padding=same_pad(5), dtype=self.dtype)(x)
+            x = nn.Conv(self.width, (5, 5), strides=(2, 2), padding=same_pad(5), dtype=self.dtype,
+                        conv_general_dilated=cpu_conv.conv_general_dilated)(x)
             x = nn.leaky_relu(x, 0.2)
         x = nn.Dense(1, dtype=self.dtype)(x.reshape(x.shape[0], -1))
         return x[:, 0].astype(jnp.float32)

@@ -16,9 +16,11 @@ With ``out_channels=3``, 3 input channels, ``ngf=64``, ``n_blocks=9`` and
 instance norm this has 11,378,179 parameters, as the reference.
 
 ``upsample`` selects the two upsampling layers: ``"conv_transpose"`` (the
-reference), ``"subpixel"`` (reflection pad 1, 3x3 conv to 4x channels, depth to
-space) or ``"resize_conv"`` (bilinear 2x resize, reflection pad 1, 3x3 conv);
-the last two avoid dilated convolutions, which are slow on CPU.
+reference), ``"phase"`` (the same layer and parameters computed as four stride-1
+convolutions, fast on CPU; see ``models/phase_conv.py``), ``"subpixel"`` (reflection pad 1, 3x3 conv to 4x channels, then
+``models/upsample.depth_to_space``: PyTorch's PixelShuffle channel order) or
+``"resize_conv"`` (bilinear 2x resize, reflection pad 1, 3x3 conv); all but the
+first avoid dilated convolutions, which are slow on CPU.
 """
 
 from __future__ import annotations
@@ -31,18 +33,10 @@ import jax.numpy as jnp
 
 from ganjax.models.layers import (ReflectPad, conv, conv_bias, conv_transpose,
                                   norm_layer)
+from ganjax.models.upsample import depth_to_space
 
 Array = jax.Array
-UPSAMPLE_KINDS = ("conv_transpose", "subpixel", "resize_conv")
-
-
-def depth_to_space(x: Array, block: int = 2) -> Array:
-    """NHWC pixel shuffle: ``(N, H, W, C*b*b) -> (N, H*b, W*b, C)``."""
-    n, h, w, c = x.shape
-    oc = c // (block * block)
-    x = x.reshape(n, h, w, block, block, oc)
-    x = x.transpose(0, 1, 3, 2, 4, 5)
-    return x.reshape(n, h * block, w * block, oc)
+UPSAMPLE_KINDS = ("conv_transpose", "phase", "subpixel", "resize_conv")
 
 
 class ResnetBlock(nn.Module):
@@ -100,17 +94,18 @@ class ResnetGenerator(nn.Module):
             h = ResnetBlock(self.ngf * 4, self.norm, self.use_dropout, dt)(h, train)
         for i in range(2):
             feats = self.ngf * 2 ** (1 - i)
-            h = self._upsample(h, feats, bias)
+            h = self._upsample(h, feats, bias, f"ConvTranspose_{i}")
             h = nn.relu(norm_layer(self.norm, dt, train)(h))
         h = ReflectPad(3)(h)
         h = conv(self.out_channels, 7, use_bias=True, dtype=dt)(h)
         return jnp.tanh(h).astype(jnp.float32)
 
-    def _upsample(self, h: Array, feats: int, bias: bool) -> Array:
+    def _upsample(self, h: Array, feats: int, bias: bool, name: str) -> Array:
         """Double H and W and map to ``feats`` channels with the chosen method."""
         dt = self.dtype
-        if self.upsample == "conv_transpose":
-            return conv_transpose(feats, 3, 2, 1, 1, use_bias=bias, dtype=dt)(h)
+        if self.upsample in ("conv_transpose", "phase"):
+            return conv_transpose(feats, 3, 2, 1, 1, use_bias=bias, dtype=dt, name=name,
+                                  phase=self.upsample == "phase")(h)
         if self.upsample == "subpixel":
             h = conv(feats * 4, 3, use_bias=bias, dtype=dt)(ReflectPad(1)(h))
             return depth_to_space(h, 2)

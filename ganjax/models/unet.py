@@ -23,10 +23,11 @@ with instance norm, except the outermost transposed convolution, which always
 has one (as the reference).
 
 ``upsample`` replaces every ``ConvTranspose4x4`` of the decoder:
-``"conv_transpose"`` (the reference), ``"subpixel"`` (Conv3x3 pad 1 to 4x the
+``"conv_transpose"`` (the reference), ``"phase"`` (the same layer and parameters,
+computed as four stride-1 convolutions), ``"subpixel"`` (Conv3x3 pad 1 to 4x the
 channels, then depth to space) or ``"resize_conv"`` (bilinear 2x, Conv3x3 pad 1).
-The last two avoid transposed convolutions, whose weight gradient is about 30x
-slower on XLA:CPU.
+All but the first avoid dilated convolutions, whose weight gradient is about
+30x slower on XLA:CPU.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ import jax
 import jax.numpy as jnp
 
 from ganjax.models.layers import conv, conv_bias, conv_transpose, norm_layer
-from ganjax.models.resnet_gen import UPSAMPLE_KINDS, depth_to_space
+from ganjax.models.resnet_gen import UPSAMPLE_KINDS
+from ganjax.models.upsample import depth_to_space
 
 Array = jax.Array
 
@@ -86,19 +88,20 @@ class UnetGenerator(nn.Module):
 
         for i in reversed(range(1, n)):
             h = nn.relu(h)
-            h = self._up(h, inner[i - 1], bias)
+            h = self._up(h, inner[i - 1], bias, f"ConvTranspose_{n - 1 - i}")
             h = norm_layer(self.norm, dt, train)(h)
             if self.use_dropout and 4 <= i < n - 1:
                 h = nn.Dropout(0.5, deterministic=not train)(h)
             h = jnp.concatenate([skips[i - 1], h], axis=-1)
-        h = self._up(nn.relu(h), self.out_channels, True)
+        h = self._up(nn.relu(h), self.out_channels, True, f"ConvTranspose_{n - 1}")
         return jnp.tanh(h).astype(jnp.float32)
 
-    def _up(self, h: Array, feats: int, bias: bool) -> Array:
+    def _up(self, h: Array, feats: int, bias: bool, name: str) -> Array:
         """Double H and W and map to ``feats`` channels with the chosen method."""
         dt = self.dtype
-        if self.upsample == "conv_transpose":
-            return conv_transpose(feats, 4, 2, 1, use_bias=bias, dtype=dt)(h)
+        if self.upsample in ("conv_transpose", "phase"):
+            return conv_transpose(feats, 4, 2, 1, use_bias=bias, dtype=dt, name=name,
+                                  phase=self.upsample == "phase")(h)
         if self.upsample == "subpixel":
             return depth_to_space(conv(feats * 4, 3, 1, 1, use_bias=bias, dtype=dt)(h), 2)
         n, hh, ww, c = h.shape

@@ -4,6 +4,8 @@
   about 30x slower than an ordinary convolution's.
 - `subpixel`: a convolution to 4·C channels followed by depth-to-space (PyTorch's PixelShuffle order).
 - `resize_conv`: nearest-neighbour x2 followed by a convolution.
+- `phase`: exactly `conv_transpose` (same parameter names and shapes, same function: checkpoints are
+  interchangeable) computed as four small stride-1 convolutions interleaved (models/phase_conv.py).
 
 All paddings are explicit so that a PyTorch twin with `padding=k//2` computes the same function.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 import flax.linen as nn
 import jax.numpy as jnp
 
-METHODS = ("conv_transpose", "subpixel", "resize_conv")
+METHODS = ("conv_transpose", "subpixel", "resize_conv", "phase")
 
 
 def depth_to_space(x: jnp.ndarray, r: int = 2) -> jnp.ndarray:
@@ -43,10 +45,14 @@ class Upsample(nn.Module):
         k = self.kernel
         conv = lambda f: nn.Conv(f, (k, k), padding=same_pad(k), use_bias=self.use_bias,
                                  kernel_init=self.kernel_init, dtype=self.dtype)
-        if self.method == "conv_transpose":
+        if self.method in ("conv_transpose", "phase"):
             # PyTorch ConvTranspose2d(k, stride 2, padding p, output_padding 1) == padding (k-1-p, k-p).
             lo = k - 1 - k // 2 if k % 2 else k - 1 - (k // 2 - 1)
             pad = ((lo, lo + (1 if k % 2 else 0)),) * 2
+            if self.method == "phase":
+                from ganjax.models.phase_conv import PhaseConvTranspose  # imports this module
+                return PhaseConvTranspose(self.features, (k, k), pad, self.use_bias, kernel_init=self.kernel_init,
+                                          dtype=self.dtype, name="ConvTranspose_0")(x)
             return nn.ConvTranspose(self.features, (k, k), strides=(2, 2), padding=pad, use_bias=self.use_bias,
                                     kernel_init=self.kernel_init, dtype=self.dtype)(x)
         if self.method == "subpixel":

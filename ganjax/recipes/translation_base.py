@@ -8,6 +8,8 @@ happen inside the compiled step.
 from __future__ import annotations
 
 import functools
+import sys
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -35,9 +37,15 @@ def load_task(cfg, paired: bool):
     try:
         if d.root:
             common = dict(channels=d.channels, load_size=d.load_size, max_images=d.max_images or None)
-            if paired:
-                return load_paired(d.root, direction=d.get("direction", "AtoB"), **common)
-            return load_translation(d.root, **common)
+            with warnings.catch_warnings(record=True) as caught:  # skipped files: one plain line each
+                warnings.simplefilter("always")
+                if paired:
+                    data = load_paired(d.root, direction=d.get("direction", "AtoB"), **common)
+                else:
+                    data = load_translation(d.root, **common)
+            for w in caught:
+                print(f"ganjax: warning: {w.message}", file=sys.stderr)
+            return data
         if d.channels != 3:
             raise ValueError("the built-in tasks are RGB; set data.channels=3")
         data = load_builtin(d.builtin, d.load_size)

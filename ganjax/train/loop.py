@@ -8,6 +8,10 @@ Guarantees (tested in tests/test_train.py and tests/test_faults.py):
   train.on_nan=restore, reloads the last good checkpoint and skips past the bad batches), and the last
   good checkpoint is kept;
 - a checkpoint that cannot be written (disk full): a one-line error; earlier checkpoints stay intact.
+
+Devices and hosts (ganjax/parallel.py): the step runs data-parallel over the mesh that `mesh.data` asks
+for; in a multi-process job every process runs this same loop, only process 0 writes the log, pictures
+and report, checkpoints are written collectively, and a stop signal that reaches any process stops all.
 """
 from __future__ import annotations
 
@@ -19,17 +23,16 @@ import sys
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from ganjax import recipes, report
+from ganjax import parallel, recipes, report
 from ganjax.checkpoint import CheckpointError, Checkpoints
 from ganjax.errors import GanjaxError
 from ganjax.train import workdir as wd
 from ganjax.train.steps import compile_multi_step
 
-CPU_MAX_STEPS_PER_DISPATCH = 5  # unrolled on CPU (see steps.default_unroll): compile time grows with K
+CPU_MAX_STEPS_PER_DISPATCH = 5  # a Python loop on CPU (steps.default_fuse): compile time grows with K
 MAX_NAN_RESTORES = 3
 
 
@@ -93,22 +96,25 @@ def save_checkpoint(ckpts: Checkpoints, step: int, state, force: bool = False) -
 def train_and_evaluate(cfg, workdir: str, progress: bool = True) -> dict:
     """Train `cfg` in `workdir`, resuming from its latest checkpoint. Returns the last logged metrics."""
     wd.check(workdir, cfg)
+    mesh = parallel.make_mesh(cfg)
     recipe = recipes.build(cfg)
-    data = jax.device_put(recipe.device_data())  # bad data fails here, before the run folder is touched
-    workdir = wd.prepare(workdir, cfg)
+    data = parallel.replicate(recipe.device_data(), mesh)  # bad data fails here, before the run folder is touched
+    writer = parallel.is_writer()
+    parallel.sync("ganjax:checked")  # every process has checked the folder before process 0 writes to it
+    workdir = wd.prepare(workdir, cfg) if writer else os.path.abspath(os.path.expanduser(workdir))
+    parallel.sync("ganjax:prepared")
     t = cfg.train
     txs = recipe.optimizers()
     ckpts = Checkpoints(os.path.join(workdir, "checkpoints"), keep=t.keep)
     state = recipe.init_state(cfg.seed)
-    abstract = jax.eval_shape(lambda s: s, state)
-    if ckpts.latest_step() is not None:
-        state = ckpts.restore(abstract)
+    abstract = parallel.abstract_replicated(jax.eval_shape(lambda s: s, state), mesh)
+    state = ckpts.restore(abstract) if ckpts.latest_step() is not None else parallel.replicate(state, mesh)
     step = int(state.step)
-    log = wd.MetricsLog(os.path.join(workdir, "metrics.jsonl"), step)
+    log = wd.MetricsLog(os.path.join(workdir, "metrics.jsonl"), step, enabled=writer)
     k, fns = chunk_size(cfg), {}
-    fixed = recipe.fixed_inputs(t.num_sample_grid)
-    visualize = jax.jit(recipe.visualize)
-    bar = tqdm(total=t.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True,
+    fixed = parallel.replicate(recipe.fixed_inputs(t.num_sample_grid), mesh)
+    visualize = jax.jit(recipe.visualize, out_shardings=parallel.replicated(mesh))
+    bar = tqdm(total=t.steps, initial=step, disable=not (progress and writer), unit="step", dynamic_ncols=True,
                desc=os.path.basename(workdir))
     last, block, t_block, imgs, restores = {}, [], time.perf_counter(), 0, 0
     try:
@@ -116,7 +122,7 @@ def train_and_evaluate(cfg, workdir: str, progress: bool = True) -> dict:
             while step < t.steps:
                 n = min(k, t.steps - step)
                 if n not in fns:
-                    fns[n] = compile_multi_step(recipe, txs, n)
+                    fns[n] = compile_multi_step(recipe, txs, n, mesh=mesh)
                 new_state, metrics = fns[n](state, data)
                 metrics = jax.device_get(metrics)
                 bad = first_nonfinite(metrics)
@@ -129,9 +135,12 @@ def train_and_evaluate(cfg, workdir: str, progress: bool = True) -> dict:
                     restores += 1
                     ckpts.wait()
                     skip_to = (step + i + 1 + k - 1) // k * k  # past the bad batch, on a dispatch boundary
-                    state = ckpts.restore(abstract).replace(step=jnp.asarray(skip_to, jnp.int32))
+                    skip = parallel.replicate(np.asarray(skip_to, np.int32), mesh)
+                    state = ckpts.restore(abstract).replace(step=skip)
                     log.write({"step": step + i + 1, "event": f"{msg}; restored step {good}, skipped to {skip_to}"})
-                    tqdm.write(f"ganjax: {msg}; restored step {good} and skipped to step {skip_to}", file=sys.stderr)
+                    if writer:
+                        tqdm.write(f"ganjax: {msg}; restored step {good} and skipped to step {skip_to}",
+                                   file=sys.stderr)
                     step, block, imgs = skip_to, [], 0
                     bar.n = step
                     continue
@@ -150,18 +159,21 @@ def train_and_evaluate(cfg, workdir: str, progress: bool = True) -> dict:
                                     img_s=f"{last['img_per_s'] or 0:.0f}")
                     block, t_block, imgs = [], time.perf_counter(), 0
                 if step % t.sample_every == 0 or step == t.steps:
-                    report.save_grid(visualize(state, fixed),
-                                     os.path.join(workdir, "samples", f"step_{step:06d}.png"), nrow=recipe.grid_nrow)
-                    report.write_html(workdir)
+                    images = visualize(state, fixed)  # on every process: a program over the whole mesh
+                    if writer:
+                        report.save_grid(images, os.path.join(workdir, "samples", f"step_{step:06d}.png"),
+                                         nrow=recipe.grid_nrow)
+                        report.write_html(workdir)
                 if step % t.ckpt_every == 0 or step == t.steps:
                     save_checkpoint(ckpts, step, state)
-                if received:
+                if parallel.any_process(bool(received)):  # all processes stop together
                     if step not in ckpts.all_steps():
                         save_checkpoint(ckpts, step, state, force=True)
                     ckpts.wait()
-                    name = signal.Signals(received[0]).name
+                    signum = received[0] if received else signal.SIGTERM
+                    name = signal.Signals(signum).name + ("" if received else " (sent to another process)")
                     raise Interrupted(f"stopped by {name} at step {step}; checkpoint saved, run the same "
-                                      f"command to resume", 128 + received[0])
+                                      f"command to resume", 128 + signum)
     finally:
         bar.close()
         log.close()
@@ -171,6 +183,7 @@ def train_and_evaluate(cfg, workdir: str, progress: bool = True) -> dict:
             raise CheckpointError(f"could not finish writing a checkpoint ({e.strerror or e}); earlier "
                                   f"checkpoints are intact: {ckpts.all_steps()}") from None
         finally:
-            report.plot_losses(os.path.join(workdir, "metrics.jsonl"), os.path.join(workdir, "losses.png"))
-            report.write_html(workdir)
+            if writer:
+                report.plot_losses(os.path.join(workdir, "metrics.jsonl"), os.path.join(workdir, "losses.png"))
+                report.write_html(workdir)
     return last

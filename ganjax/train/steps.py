@@ -19,14 +19,20 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from ganjax import parallel
 from ganjax.train.state import GANState, Runner, merge_state
 
 
-def train_step(recipe, txs: dict, state: GANState, data) -> tuple[GANState, dict]:
-    """One D update then one G update. Pure: (state, data) → (state, metrics)."""
+def train_step(recipe, txs: dict, state: GANState, data, batch_sharding=None) -> tuple[GANState, dict]:
+    """One D update then one G update. Pure: (state, data) → (state, metrics).
+
+    batch_sharding (a NamedSharding over a mesh's data axis): the drawn batch is split over the devices
+    (data parallelism; see ganjax/parallel.py). None: no constraint."""
     key = jax.random.fold_in(state.key, state.step)
     k_data, k_gen, k_pool, k_d, k_g = jax.random.split(key, 5)
     batch = recipe.sample_batch(data, state.step, jax.random.fold_in(state.key, 0x5EED), k_data)
+    if batch_sharding is not None:
+        batch = parallel.shard_batch(batch, batch_sharding, recipe.cfg.train.batch_size)
     params, ms, hp = state.params, state.model_state, state.hp
 
     def generate(g_params):
@@ -69,20 +75,37 @@ def _apply(tx, grads, opt_state, params):
     return optax.apply_updates(params, updates), opt_state
 
 
-def multi_step(recipe, txs, state: GANState, data, num_steps: int, unroll: int | bool = 1):
-    """`num_steps` train steps fused with lax.scan; metrics come back stacked (num_steps, ...)."""
-    body = lambda s, _: train_step(recipe, txs, s, data)
-    return jax.lax.scan(body, state, None, length=num_steps, unroll=unroll)
+def multi_step(recipe, txs, state: GANState, data, num_steps: int, fuse: str = "scan", batch_sharding=None):
+    """`num_steps` train steps in one program; metrics come back stacked (num_steps, ...).
+
+    fuse="scan": lax.scan over the step (one copy of the step in the program: fast to compile).
+    fuse="loop": a Python loop of the step, i.e. `num_steps` copies. XLA:CPU runs convolutions inside a
+    while loop far slower than outside one (about 30x on the article's DCGAN; a length-1 scan 20-45x),
+    so the CPU default is "loop" with short dispatches (see loop.chunk_size)."""
+    if fuse == "scan":
+        body = lambda s, _: train_step(recipe, txs, s, data, batch_sharding)
+        return jax.lax.scan(body, state, None, length=num_steps)
+    if fuse != "loop":
+        raise ValueError(f"fuse must be 'scan' or 'loop', got {fuse!r}")
+    metrics = []
+    for _ in range(num_steps):
+        state, m = train_step(recipe, txs, state, data, batch_sharding)
+        metrics.append(m)
+    return state, jax.tree_util.tree_map(lambda *ms: jnp.stack(ms), *metrics)
 
 
-def default_unroll() -> bool | int:
-    """XLA:CPU runs convolutions inside a while loop about 30x slower than outside one (measured on the
-    article's DCGAN), so on CPU the scan is unrolled (and dispatches are kept short, see loop.chunk_size)."""
-    return True if jax.default_backend() == "cpu" else 1
+def default_fuse() -> str:
+    return "loop" if jax.default_backend() == "cpu" else "scan"
 
 
-def compile_multi_step(recipe, txs, num_steps: int, unroll: int | bool | None = None):
-    """A jitted K-step function with the state buffers donated."""
-    unroll = default_unroll() if unroll is None else unroll
-    fn = functools.partial(multi_step, recipe, txs, num_steps=num_steps, unroll=unroll)
-    return jax.jit(fn, donate_argnums=(0,))
+def compile_multi_step(recipe, txs, num_steps: int, fuse: str | None = None, mesh=None):
+    """A jitted K-step function `(state, data) → (state, metrics)` with the state buffers donated.
+
+    mesh (a jax.sharding.Mesh with a "data" axis, see ganjax/parallel.py): data parallelism — state, data
+    and metrics replicated over the mesh, each step's batch split over its "data" axis."""
+    fn = functools.partial(multi_step, recipe, txs, num_steps=num_steps, fuse=fuse or default_fuse())
+    if mesh is None:
+        return jax.jit(fn, donate_argnums=(0,))
+    fn = functools.partial(fn, batch_sharding=parallel.batch_sharding(mesh))
+    everywhere = parallel.replicated(mesh)
+    return jax.jit(fn, in_shardings=everywhere, out_shardings=everywhere, donate_argnums=(0,))

@@ -75,10 +75,13 @@ def write_atomic(path: str, text: str) -> None:
 
 
 class MetricsLog:
-    """metrics.jsonl, truncated on resume to the restored step so that a resumed log has no duplicates."""
+    """metrics.jsonl, truncated on resume to the restored step so that a resumed log has no duplicates.
+    `enabled=False` (processes other than 0 of a multi-host job) writes nothing."""
 
-    def __init__(self, path: str, resume_step: int):
-        self.path = path
+    def __init__(self, path: str, resume_step: int, enabled: bool = True):
+        self.path, self.file = path, None
+        if not enabled:
+            return
         if os.path.exists(path):
             with open(path) as f:
                 keep = [line for line in f if line.strip() and json.loads(line).get("step", 0) <= resume_step]
@@ -86,8 +89,10 @@ class MetricsLog:
         self.file = open(path, "a")
 
     def write(self, row: dict) -> None:
-        self.file.write(json.dumps(row) + "\n")
-        self.file.flush()
+        if self.file is not None:
+            self.file.write(json.dumps(row) + "\n")
+            self.file.flush()
 
     def close(self) -> None:
-        self.file.close()
+        if self.file is not None:
+            self.file.close()

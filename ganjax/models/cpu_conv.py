@@ -1,0 +1,146 @@
+"""A 2-D convolution whose backward passes XLA:CPU runs fast: the same function as lax.conv_general_dilated.
+
+On XLA:CPU a convolution's forward pass is fast, but its weight gradient (a convolution whose "kernel" is
+the whole output gradient) and, for stride 2, its input gradient (an lhs-dilated convolution) run on slow
+generic kernels: 2-4x the forward time. `conv2d` keeps the forward pass and replaces the backward passes
+(jax.custom_vjp) by formulations that end in one large matrix product, which XLA:CPU runs well:
+
+- weight gradient: im2col — the kh·kw shifted (strided) views of the padded input concatenated on the
+  channel axis, (N·Ho·Wo, kh·kw·C) — transposed times the output gradient (N·Ho·Wo, O): one GEMM.
+  When O is small (the generator's last conv to 1 channel) the roles swap: the shifted views of the
+  (zero-padded) output gradient, (N·Hp·Wp, kh·kw·O), against the padded input: one GEMM, no big im2col.
+- input gradient, stride 1: the convolution of the output gradient with the flipped, transposed kernel.
+- input gradient, stride 2: a stride-2 transposed convolution, computed exactly by output phases as four
+  stride-1 convolutions (models/phase_conv.py).
+- a small number of output (forward) or input (input gradient) channels: one GEMM to kh·kw·channels
+  followed by the sum of the shifted taps, instead of a convolution with 1-3 channels.
+
+The results equal lax's up to float summation order (tests/test_cpu_conv.py). NHWC input, HWIO kernel.
+Only stride 1 or 2, no dilation and no feature groups: what the article's DCGAN uses.
+"""
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+DN = ("NHWC", "HWIO", "NHWC")
+SMALL = 4  # at most this many output (input) channels: forward (input gradient) by taps
+ENABLED = True  # False: lax everywhere (for before/after timings: benchmarks/cpu_conv_ab.py)
+
+
+def active() -> bool:
+    """Whether conv2d's CPU formulations are used: on XLA:CPU unless ENABLED is switched off."""
+    return ENABLED and jax.default_backend() == "cpu"
+
+
+def _out_size(n: int, k: int, s: int, lo: int, hi: int) -> int:
+    return (n + lo + hi - k) // s + 1
+
+
+def _views(xp, kh, kw, s, ho, wo):
+    """The kh·kw strided views xp[:, i + s·p, j + s·q] (p < ho, q < wo), tap-major."""
+    return [lax.slice(xp, (0, i, j, 0), (xp.shape[0], i + s * (ho - 1) + 1, j + s * (wo - 1) + 1, xp.shape[3]),
+                      (1, s, s, 1)) for i in range(kh) for j in range(kw)]
+
+
+def _pad(x, padding, extra=(0, 0)):
+    (lo_h, hi_h), (lo_w, hi_w) = padding
+    return jnp.pad(x, ((0, 0), (lo_h, hi_h + extra[0]), (lo_w, hi_w + extra[1]), (0, 0)))
+
+
+def _forward(x, w, stride, padding):
+    kh, kw, c, o = w.shape
+    if o > SMALL:
+        return lax.conv_general_dilated(x, w, (stride, stride), padding, dimension_numbers=DN)
+    # few output channels: T = x · W for every tap, then y[p] = Σ_taps T[s·p + i, s·q + j, tap]
+    n, h, wd, _ = x.shape
+    ho, wo = (_out_size(h, kh, stride, *padding[0]), _out_size(wd, kw, stride, *padding[1]))
+    t = jnp.dot(_pad(x, padding), w.transpose(2, 0, 1, 3).reshape(c, kh * kw * o))
+    views = _views(t, kh, kw, stride, ho, wo)
+    return sum(v[..., k * o:(k + 1) * o] for k, v in enumerate(views))
+
+
+def _lax_conv(x, w, stride, padding):
+    return lax.conv_general_dilated(x, w, (stride, stride), padding, dimension_numbers=DN)
+
+
+def _weight_grad(x, dy, kshape, stride, padding):
+    kh, kw, c, o = kshape
+    if o <= SMALL and stride == 1:
+        # gw[i, j] = Σ xp[h + i, w + j] · dy[h, w] = xpᵀ · (dy shifted by (i, j), zero-padded): one GEMM
+        xp = _pad(x, padding)
+        (n, hp, wp, _), (ho, wo) = xp.shape, dy.shape[1:3]
+        dyp = jnp.pad(dy, ((0, 0), (kh - 1, hp - ho), (kw - 1, wp - wo), (0, 0)))
+        shifted = [dyp[:, kh - 1 - i:kh - 1 - i + hp, kw - 1 - j:kw - 1 - j + wp] for i in range(kh) for j in range(kw)]
+        gw = jnp.dot(xp.reshape(-1, c).T, jnp.concatenate(shifted, axis=-1).reshape(-1, kh * kw * o))
+        return gw.reshape(c, kh, kw, o).transpose(1, 2, 0, 3)
+    if c <= SMALL:  # a small im2col: kh·kw·c columns
+        ho, wo = dy.shape[1:3]
+        cols = jnp.concatenate(_views(_pad(x, padding), kh, kw, stride, ho, wo), axis=-1).reshape(-1, kh * kw * c)
+        return jnp.dot(cols.T, dy.reshape(-1, o)).reshape(kh, kw, c, o)
+    w0 = jnp.zeros(kshape, dy.dtype)  # XLA's own weight gradient (fine at this size, measured)
+    return jax.vjp(lambda w: _lax_conv(x, w, stride, padding), w0)[1](dy)[0]
+
+
+def _input_grad(dy, w, xshape, stride, padding):
+    kh, kw, c, o = w.shape
+    n, h, wd, _ = xshape
+    if stride == 2 and c > SMALL and h == 2 * dy.shape[1] and wd == 2 * dy.shape[2]:
+        # a stride-2 transposed convolution of dy with the flipped, transposed kernel: dilated dy padded
+        # (k − 1 − lo, size + lo + 1 − 2·out), computed by output phases
+        from ganjax.models.phase_conv import phase_conv_transpose  # phase_conv imports this module
+        pads = tuple((k - 1 - lo, size + lo + 1 - 2 * out)
+                     for k, (lo, _), size, out in ((kh, padding[0], h, dy.shape[1]), (kw, padding[1], wd, dy.shape[2])))
+        if all(a + b == k for (a, b), k in zip(pads, (kh, kw))):
+            return phase_conv_transpose(dy, jnp.swapaxes(w[::-1, ::-1], 2, 3), pads)
+    x0 = jnp.zeros(xshape, dy.dtype)
+    return jax.vjp(lambda x: _lax_conv(x, w, stride, padding), x0)[1](dy)[0]
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _conv(x, w, stride, padding):
+    return _forward(x, w, stride, padding)
+
+
+def _conv_fwd(x, w, stride, padding):
+    return _forward(x, w, stride, padding), (x, w)
+
+
+def _conv_bwd(stride, padding, res, dy):
+    x, w = res
+    return _input_grad(dy, w, x.shape, stride, padding), _weight_grad(x, dy, w.shape, stride, padding)
+
+
+_conv.defvjp(_conv_fwd, _conv_bwd)
+
+
+def conv2d(x, w, stride: int = 1, padding=((0, 0), (0, 0))):
+    """lax.conv_general_dilated(x, w, (stride,)*2, padding) for NHWC x, HWIO w, with fast CPU gradients."""
+    if stride not in (1, 2):
+        raise ValueError(f"conv2d supports stride 1 or 2, got {stride}")
+    padding = tuple((int(a), int(b)) for a, b in padding)
+    return _conv(x, w, stride, padding)
+
+
+def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
+                         dimension_numbers=None, feature_group_count=1, precision=None, **kwargs):
+    """lax.conv_general_dilated's signature (flax nn.Conv's `conv_general_dilated` field): `conv2d` on
+    XLA:CPU for the cases it covers, lax.conv_general_dilated everywhere else (GPU/TPU: cuDNN's own)."""
+    strides = tuple(window_strides)
+    ok = (active() and lhs.ndim == 4 and not isinstance(padding, str)
+          and len(set(strides)) == 1 and strides[0] in (1, 2) and feature_group_count == 1 and not kwargs
+          and all(d is None or tuple(d) == (1, 1) for d in (lhs_dilation, rhs_dilation))
+          and (dimension_numbers is None or _is_nhwc(dimension_numbers)))
+    if not ok:
+        return lax.conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
+                                        dimension_numbers, feature_group_count, precision=precision, **kwargs)
+    return conv2d(lhs, rhs, strides[0], padding)
+
+
+def _is_nhwc(dimension_numbers) -> bool:
+    if isinstance(dimension_numbers, lax.ConvDimensionNumbers):  # flax passes the resolved form
+        return dimension_numbers == lax.conv_dimension_numbers((1, 1, 1, 1), (1, 1, 1, 1), DN)
+    return tuple(dimension_numbers) == DN

@@ -1,0 +1,73 @@
+"""models/cpu_conv.py computes lax's convolution, and its gradients, by other formulas: same numbers."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import lax
+
+from ganjax.models import cpu_conv, phase_conv
+from ganjax.models.dcgan import Discriminator, Generator
+
+DN = ("NHWC", "HWIO", "NHWC")
+
+
+@pytest.fixture(autouse=True)
+def highest_precision():
+    with jax.default_matmul_precision("highest"):
+        yield
+
+
+def value_and_grads(f, x, w):
+    y, vjp = jax.vjp(f, x, w)
+    return (y, *vjp(jax.random.normal(jax.random.PRNGKey(9), y.shape)))
+
+
+def assert_close(got, ref):
+    for a, b in zip(got, ref):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5 * float(jnp.max(jnp.abs(b))))
+
+
+# (input size, in channels, out channels, kernel, stride, padding): every branch of cpu_conv — stride 2
+# (input gradient by phases), one output channel (forward and weight gradient by shifted taps), one input
+# channel (im2col weight gradient), odd sizes and asymmetric paddings (lax's fallbacks)
+CASES = [(28, 1, 8, 5, 2, ((2, 2), (2, 2))), (14, 8, 8, 5, 2, ((2, 2), (2, 2))), (28, 8, 1, 5, 1, ((2, 2), (2, 2))),
+         (14, 8, 6, 3, 1, ((1, 1), (1, 1))), (7, 8, 8, 2, 1, ((0, 1), (1, 0))), (9, 3, 5, 4, 2, ((1, 1), (1, 1))),
+         (8, 5, 3, 4, 2, ((1, 2), (0, 1))), (8, 6, 6, 4, 2, ((1, 1), (1, 1)))]
+
+
+@pytest.mark.parametrize("size,c,o,k,stride,padding", CASES)
+def test_conv2d_equals_lax_with_gradients(size, c, o, k, stride, padding):
+    x = jax.random.normal(jax.random.PRNGKey(0), (2, size, size, c))
+    w = jax.random.normal(jax.random.PRNGKey(1), (k, k, c, o))
+    lax_conv = lambda x, w: lax.conv_general_dilated(x, w, (stride,) * 2, padding, dimension_numbers=DN)
+    ref = value_and_grads(lax_conv, x, w)
+    assert_close(value_and_grads(lambda x, w: cpu_conv.conv2d(x, w, stride, padding), x, w), ref)
+
+
+@pytest.mark.parametrize("kernel,padding,transpose_kernel", [
+    (5, ((2, 3), (2, 3)), False), (4, ((2, 2), (1, 3)), False), (3, ((1, 2), (1, 2)), True),  # 3: CycleGAN's
+    (5, ((2, 3), (2, 3)), True)])
+def test_phase_merged_kernel_gradient_equals_lax(monkeypatch, kernel, padding, transpose_kernel):
+    monkeypatch.setattr(phase_conv, "MERGED_GRAD_MIN_PIXELS", 1)  # the one-GEMM kernel gradient at any size
+    x = jax.random.normal(jax.random.PRNGKey(2), (2, 6, 5, 3))
+    w = jax.random.normal(jax.random.PRNGKey(3), (kernel, kernel) + ((4, 3) if transpose_kernel else (3, 4)))
+    ref = value_and_grads(lambda x, w: lax.conv_transpose(x, w, (2, 2), padding, dimension_numbers=DN,
+                                                          transpose_kernel=transpose_kernel), x, w)
+    got = value_and_grads(lambda x, w: phase_conv.phase_conv_transpose(x, w, padding, transpose_kernel), x, w)
+    assert_close(got, ref)
+
+
+def test_article_models_same_params_function_and_gradients_with_and_without(monkeypatch):
+    z = jax.random.normal(jax.random.PRNGKey(4), (3, 100))
+    g, d = Generator(width=8, upsample="phase"), Discriminator(width=8)
+    gv = g.init(jax.random.PRNGKey(5), z)
+    dv = d.init(jax.random.PRNGKey(6), g.apply(gv, z))
+    loss = lambda gv, dv: jnp.sum(jnp.sin(d.apply(dv, g.apply(gv, z))))
+    monkeypatch.setattr(phase_conv, "MERGED_GRAD_MIN_PIXELS", 1)
+    fast = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))(gv, dv)  # the switch is read while tracing
+    monkeypatch.setattr(cpu_conv, "ENABLED", False)  # plain lax convolutions and XLA's gradients
+    plain = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))(gv, dv)
+    assert jax.tree_util.tree_structure(fast) == jax.tree_util.tree_structure(plain)
+    for a, b in zip(jax.tree_util.tree_leaves(fast), jax.tree_util.tree_leaves(plain)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
