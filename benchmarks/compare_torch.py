@@ -2,6 +2,7 @@
 
   python benchmarks/compare_torch.py --model dcgan [--batch 64,1024] [--dtype float32,bfloat16]
       [--upsample subpixel,phase] [--steps-per-dispatch K] [--torch-modes eager,compile] [--torch-threads N]
+      [--torch-dtype float32]    # ganjax in --dtype against the twin in another dtype
   python benchmarks/compare_torch.py --model cyclegan [--size 256] [--batch 1,4]
 
 Per configuration the ganjax runner (its compiled K-step function), the twin eager and the twin under
@@ -42,6 +43,8 @@ def parse(argv):
     bench.add_arguments(p, cpu)
     p.add_argument("--torch-modes", default=None, help="eager,compile (default; CPU cyclegan: eager)")
     p.add_argument("--torch-threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    p.add_argument("--torch-dtype", default=None, help="the twin's dtype when it should differ from ganjax's "
+                                                       "(e.g. --dtype bfloat16 --torch-dtype float32)")
     p.set_defaults(out="benchmarks/results/compare_torch.jsonl")
     args = p.parse_args(argv)
     notes = []
@@ -76,8 +79,9 @@ def run_config(args, batch, dtype, variant, info):
     label, rows = {**runners[0].label, "fuse": None}, []
     for mode in bench.parse_list(args.torch_modes):
         try:
-            twin = make_twin(args, variant, batch, dtype, data, params)
-            runners.append(TorchRunner(twin, mode, label, runners[0].flops_per_image))
+            twin = make_twin(args, variant, batch, args.torch_dtype or dtype, data, params)
+            runners.append(TorchRunner(twin, mode, {**label, "dtype": args.torch_dtype or dtype},
+                                       runners[0].flops_per_image))
         except Exception as e:  # noqa: BLE001 - torch.compile may fail on a platform: report, go on
             rows.append(failed_row(f"torch-{mode}", label, batch, info, e))
     timings = bench.measure(runners, args.repeats, args.warmup, args.iters,

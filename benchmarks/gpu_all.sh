@@ -24,11 +24,14 @@ if ! $PY -c "import ml_collections" 2>/dev/null; then
 fi
 { nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm --format=csv,noheader 2>/dev/null
   $PY -c "import jax, flax, optax, torch; print('jax', jax.__version__, 'flax', flax.__version__, 'optax',
-optax.__version__, jax.devices(), '| torch', torch.__version__)"; } 2>&1 | tee "$OUT/device.txt"
+optax.__version__, jax.devices(), 'default_matmul_precision', jax.config.jax_default_matmul_precision,
+'| torch', torch.__version__, 'cudnn.allow_tf32', torch.backends.cudnn.allow_tf32)"; } 2>&1 | tee "$OUT/device.txt"
 ROWS="$OUT/rows.jsonl"
 
+STAGES=${STAGES:-all}  # e.g. STAGES="cyclegan_bf16 dcgan_k": only these stages
 stage() {  # stage NAME SECONDS COMMAND...: run with a limit, log appended to $OUT/stages.log
   local name=$1 limit=$2; shift 2
+  [ "$STAGES" = all ] || [[ " $STAGES " == *" $name "* ]] || return 0
   echo "== $name (limit ${limit}s): $*" | tee -a "$OUT/stages.log"
   local t0=$SECONDS
   timeout "$limit" "$@" >>"$OUT/stages.log" 2>&1
@@ -59,9 +62,16 @@ stage cyclegan 120 $CMP --model cyclegan $CG --batch 1,4 --dtype float32 --upsam
   --steps-per-dispatch 1 --torch-modes eager
 # 6. 16 DCGAN members in one vmapped program vs one after another (the sweep issue)
 stage sweep 50 $PY benchmarks/sweep_bench.py $SW --repeats 3 --out "$OUT/sweep.jsonl"
-# 7. CycleGAN bf16 (ganjax's bf16 compute vs PyTorch autocast), if time is left
-stage cyclegan_bf16 50 $CMP --model cyclegan $CG --batch 1,4 --dtype bfloat16 --upsample conv_transpose \
-  --steps-per-dispatch 1 --torch-modes eager
+# 7. ganjax bf16 (float32 master weights) against PyTorch's default, eager fp32: CycleGAN, and DCGAN b64
+#    with more steps per dispatch
+stage cyclegan_bf16 140 $CMP --model cyclegan $CG --batch 1,4 --dtype bfloat16 --torch-dtype float32 \
+  --upsample conv_transpose --steps-per-dispatch 1 --torch-modes eager
+stage dcgan_k 55 $CMP --model dcgan --batch $B64 --dtype bfloat16 --torch-dtype float32 --upsample phase \
+  --steps-per-dispatch 20,100 --torch-modes eager
+
+# 8. the upsampling variants at batch 1024 (a second pass, when stage 4 ran out of time)
+stage upsample_1k 55 $PY -m ganjax.cli bench dcgan --batch $B1K --dtype bfloat16 --width $W \
+  --upsample conv_transpose,subpixel --steps-per-dispatch 1 --repeats 3 --out $ROWS
 
 # one table of everything measured
 $PY - "$OUT" <<'EOF' | tee "$OUT/table.txt"

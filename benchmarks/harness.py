@@ -57,6 +57,11 @@ class TorchRunner:
             self.twin.step(self.nets)
         torch_sync(self.device)
 
+    @property
+    def step_mem(self) -> int | None:
+        import torch
+        return int(torch.cuda.max_memory_allocated()) if self.device == "cuda" else None
+
     def peak_memory(self) -> tuple[int | None, str]:
         import torch
         if self.device == "cuda":

@@ -12,10 +12,14 @@ per step (the minimum too). Runners are interleaved block by block (`measure`), 
 machine hits all of them alike.
 
 Columns: images/s = batch / step time; compile_s = lower + compile of the K-step function; peak_mem =
-the process's peak (GPU: XLA's peak_bytes_in_use; CPU: peak RSS from getrusage — per process, so it
-covers everything run before in the same process); flops/img from XLA's cost analysis of the compiled
-K-step function ÷ (K · batch) (the twin's rows reuse it: same function); frac_peak = flops/img ·
-images/s ÷ the chip's peak from PEAK_FLOPS (blank on CPU, where no peak is tabulated).
+the process's peak (GPU: XLA's peak_bytes_in_use, which includes the conv autotuner's scratch; CPU: peak
+RSS from getrusage — per process, so it covers everything run before in the same process); step_mem =
+what the compiled step itself needs (XLA memory_analysis: arguments + outputs + temporaries − donated
+aliases; the twin's: torch.cuda.max_memory_allocated); flops/img from XLA's cost analysis of the *lowered*
+K-step function (before optimisation, so cuDNN/oneDNN custom calls still count, on every backend) ÷
+(K · batch) (the twin's rows reuse it: same function); frac_peak = flops/img · images/s ÷ the chip's peak
+from PEAK_FLOPS (blank on CPU, where no peak is tabulated). "× torch fp32" = images/s ÷ torch-eager
+float32's in the same model, variant and batch (e.g. ganjax bf16 against PyTorch's fp32 default).
 """
 from __future__ import annotations
 
@@ -75,7 +79,8 @@ def jax_peak_memory() -> tuple[int | None, str]:
 
 
 def xla_flops(compiled) -> float | None:
-    """FLOPs of a compiled XLA executable; cost_analysis() is a dict or a list of dicts by version."""
+    """FLOPs of a lowered or compiled XLA computation; cost_analysis() is a dict or a list of dicts by
+    version. Prefer the lowered one: a compiled GPU executable's analysis misses cuDNN convolutions."""
     try:
         cost = compiled.cost_analysis()
     except Exception:  # noqa: BLE001 - some backends do not implement it
@@ -84,6 +89,16 @@ def xla_flops(compiled) -> float | None:
         cost = cost[0] if cost else None
     flops = (cost or {}).get("flops")
     return float(flops) if flops and flops > 0 else None
+
+
+def xla_step_memory(compiled) -> int | None:
+    """Bytes a compiled executable needs: arguments + outputs + temporaries − donated (aliased) buffers."""
+    try:
+        m = compiled.memory_analysis()
+        return int(m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
+                   - m.alias_size_in_bytes)
+    except Exception:  # noqa: BLE001 - not every backend/version reports it
+        return None
 
 
 class JaxRunner:
@@ -104,11 +119,16 @@ class JaxRunner:
         self.data = jax.device_put(data)
         fn = compile_multi_step(recipe, recipe.optimizers(), steps_per_dispatch, fuse)
         t0 = time.perf_counter()
-        self.compiled = fn.lower(self.state, self.data).compile()
+        lowered = fn.lower(self.state, self.data)
+        self.compiled = lowered.compile()
         self.compile_s = time.perf_counter() - t0
-        flops = xla_flops(self.compiled)
+        self.step_mem = xla_step_memory(self.compiled)
+        # FLOPs of ONE step (cost analysis counts a scan's body once, whatever its length), lowered only
+        one = lowered if steps_per_dispatch == 1 else \
+            compile_multi_step(recipe, recipe.optimizers(), 1, fuse).lower(self.state, self.data)
+        flops = xla_flops(one) or (xla_flops(self.compiled) if steps_per_dispatch == 1 else None)
         self.images_per_call = recipe.batch_size * steps_per_dispatch
-        self.flops_per_image = flops / self.images_per_call if flops else None
+        self.flops_per_image = flops / recipe.batch_size if flops else None
         self.flops_source = "xla_cost_analysis" if flops else None
 
     def block(self, calls: int) -> None:
@@ -152,12 +172,14 @@ def make_row(runner, timing: dict, info: dict, **extra) -> dict:
     batch = runner.images_per_call // runner.k
     ips = batch / timing["step_s"]
     mem, mem_src = runner.peak_memory()
+    step_mem = getattr(runner, "step_mem", None)
     dtype = runner.label.get("dtype", "float32")
     peak, peak_note = peak_flops(info["device"], dtype)
     fpi = runner.flops_per_image
     row = {"impl": runner.impl, **runner.label, "batch": batch, "k": runner.k, "images_per_s": ips,
            "step_ms": 1e3 * timing["step_s"], "step_ms_min": 1e3 * timing["step_s_min"],
            "compile_s": runner.compile_s, "peak_mem_bytes": mem, "peak_mem_source": mem_src,
+           "step_mem_bytes": step_mem,
            "flops_per_image": fpi, "flops_source": runner.flops_source, "peak_flops": peak,
            "peak_note": peak_note, "frac_peak": fpi * ips / peak if (fpi and peak) else None,
            "iters": timing["iters"], "repeats": timing["repeats"], **info, **extra,
@@ -177,21 +199,25 @@ def _fmt(v, spec):
 
 
 def format_table(rows: list[dict], ratio_to: str | None = None) -> str:
-    """A plain-text table; `ratio_to` adds images/s ÷ that impl's images/s in the same configuration."""
+    """A plain-text table; `ratio_to` adds images/s ÷ that impl's images/s in the same configuration, and
+    "× torch fp32" ÷ torch-eager float32's in the same model, variant and batch (when measured)."""
     cols = ["impl", "model", "variant", "dtype", "batch", "k", "img/s", "step ms", "compile s", "peak MiB",
-            "GFLOP/img", "% peak"] + (["ratio"] if ratio_to else [])
+            "step MiB", "GFLOP/img", "% peak"] + (["ratio", "× torch fp32"] if ratio_to else [])
     key = lambda r: (r["model"], r["variant"], r["dtype"], r["batch"])
     base = {key(r): r["images_per_s"] for r in rows if ratio_to and r["impl"] == ratio_to}
+    fp32 = {key(r)[:2] + key(r)[3:]: r["images_per_s"] for r in rows
+            if ratio_to and r["impl"] == "torch-eager" and r["dtype"] == "float32"}
     lines = []
     for r in rows:
         fpi, ref, ips = r.get("flops_per_image"), base.get(key(r)), r["images_per_s"]
-        mem = r["peak_mem_bytes"]
+        ref32 = fp32.get(key(r)[:2] + key(r)[3:])
+        mem, smem = r["peak_mem_bytes"], r.get("step_mem_bytes")
         line = [r["impl"], r["model"], r["variant"], r["dtype"], str(r["batch"]), str(r["k"]),
                 _fmt(ips, ".1f" if ips >= 10 else ".3g") if ips else "failed", _fmt(r["step_ms"], ".1f"),
-                _fmt(r["compile_s"], ".1f"), _fmt(mem and mem / 2**20, ".0f"), _fmt(fpi and fpi / 1e9, ".2f"),
-                _fmt(r["frac_peak"] and 100 * r["frac_peak"], ".2f")]
+                _fmt(r["compile_s"], ".1f"), _fmt(mem and mem / 2**20, ".0f"), _fmt(smem and smem / 2**20, ".0f"),
+                _fmt(fpi and fpi / 1e9, ".2f"), _fmt(r["frac_peak"] and 100 * r["frac_peak"], ".2f")]
         if ratio_to:
-            line.append(_fmt(ref and ips and ips / ref, ".2f"))
+            line += [_fmt(ref and ips and ips / ref, ".2f"), _fmt(ref32 and ips and ips / ref32, ".2f")]
         lines.append(line)
     widths = [max(len(c), *(len(l[i]) for l in lines)) for i, c in enumerate(cols)] if lines else []
     fmt = lambda cells: "  ".join(c.rjust(w) for c, w in zip(cells, widths))

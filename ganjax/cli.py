@@ -151,10 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_sample)
 
-    e = sub.add_parser("eval", help="evaluate a run (digit GANs: Fréchet distance, class coverage)")
+    e = sub.add_parser("eval", help="evaluate a run: digit GANs by Fréchet distance and class coverage; "
+                                    "CycleGAN / pix2pix by PSNR and SSIM of the test set against its true B, "
+                                    "beside the identity baseline")
     e.add_argument("run", help="run folder")
     e.add_argument("--step", type=int, default=None)
-    e.add_argument("--n", type=int, default=None, help="number of generated samples")
+    e.add_argument("--n", type=int, default=None, help="number of generated samples (digit GANs)")
     e.set_defaults(func=cmd_eval)
 
     tr = sub.add_parser("translate", help="translate images with a cyclegan / pix2pix run (any size)",

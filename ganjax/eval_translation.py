@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ganjax.data import DataError, to_uint8
+from ganjax.data import DataError
 from ganjax.data.translation import center_crop, to_float
 from ganjax.metrics.image import psnr, ssim
 from ganjax.runs import load_run

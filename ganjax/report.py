@@ -49,7 +49,8 @@ def read_metrics(path: str) -> list[dict]:
 
 
 def plot_losses(metrics_path: str, out_path: str, keys: tuple[str, ...] | None = None) -> str | None:
-    """Loss curves (and D's outputs on real / fake when logged) from metrics.jsonl."""
+    """Loss curves from metrics.jsonl: the totals (`*loss`), the terms they are made of when logged
+    (CycleGAN's G_A, cycle_A, idt_A ...; pix2pix's G_GAN, G_L1), and D's outputs on real / fake."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -59,23 +60,38 @@ def plot_losses(metrics_path: str, out_path: str, keys: tuple[str, ...] | None =
         return None
     keys = keys or tuple(k for k in rows[-1] if k.endswith("loss"))
     probs = [k for k in ("d_real", "d_fake") if k in rows[-1]]
-    fig, axes = plt.subplots(1, 2 if probs else 1, figsize=(11 if probs else 6, 3.6), squeeze=False)
+    not_terms = {"step", "time", "img_per_s", *keys, *probs}
+    terms = [k for k, v in rows[-1].items() if k not in not_terms and not k.endswith("grad_norm")
+             and isinstance(v, (int, float))]
+    panels = 1 + bool(terms) + bool(probs)
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 3.6), squeeze=False)
     steps = [r["step"] for r in rows]
-    for k in keys:
-        axes[0, 0].plot(steps, [r.get(k, np.nan) for r in rows], label=k)
-    axes[0, 0].set(xlabel="step", title="losses")
-    axes[0, 0].legend()
+    for ax, names, title in ((axes[0, 0], keys, "losses"), (axes[0, 1] if terms else None, terms, "loss terms")):
+        if ax is None:
+            continue
+        for k in names:
+            ax.plot(steps, [r.get(k, np.nan) for r in rows], label=k)
+        ax.set(xlabel="step", title=title)
+        ax.legend(fontsize=7, ncol=2)
     if probs:
+        ax = axes[0, -1]
         for k in probs:
-            axes[0, 1].plot(steps, [r[k] for r in rows], label={"d_real": "D(x)", "d_fake": "D(G(z))"}[k])
-        axes[0, 1].set(xlabel="step", title="discriminator output", ylim=(0, 1))
-        axes[0, 1].legend()
+            ax.plot(steps, [r[k] for r in rows], label={"d_real": "D(real)", "d_fake": "D(fake)"}[k])
+        ax.set(xlabel="step", title="discriminator output", ylim=(0, 1))
+        ax.legend()
     fig.tight_layout()
-    tmp = out_path + ".tmp.png"
-    fig.savefig(tmp, dpi=100)
+    return save_figure(fig, out_path, dpi=100)
+
+
+def save_figure(fig, path: str, dpi: int = 100) -> str:
+    """Write a matplotlib figure to `path` atomically (a reader never sees half a PNG) and close it."""
+    import matplotlib.pyplot as plt
+
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp, dpi=dpi)
     plt.close(fig)
-    os.replace(tmp, out_path)
-    return out_path
+    os.replace(tmp, path)
+    return path
 
 
 def _shorten_json(text: str, rows: int = 5) -> str:

@@ -58,3 +58,7 @@ def test_table_ratio_to_torch_eager():
                                {**row, "impl": "torch-eager", "images_per_s": 20.0},
                                {**row, "impl": "torch-compile", "images_per_s": None}], ratio_to="torch-eager")
     assert "1.50" in text and "failed" in text
+    # ganjax in bfloat16 against the twin's float32 default: the "× torch fp32" column
+    text = bench.format_table([{**row, "impl": "ganjax", "dtype": "bfloat16", "images_per_s": 90.0},
+                               {**row, "impl": "torch-eager", "images_per_s": 20.0}], ratio_to="torch-eager")
+    assert text.splitlines()[2].split()[-1] == "4.50"

@@ -62,6 +62,10 @@ def test_missing_and_empty_folders(tmp_path):
         load_unpaired(tmp_path, load_size=8)
     with pytest.raises(ValueError, match="expected the paired layout"):
         load_paired(tmp_path / "trainA")
+    # a CycleGAN folder with trainA misnamed is reported as the unpaired layout's missing folder
+    (tmp_path / "trainA").rename(tmp_path / "train_A")
+    with pytest.raises(ValueError, match=r"missing folder\(s\) trainA, trainB; expected"):
+        load_translation(tmp_path, load_size=8)
 
 
 def test_paired_aligned_ab_images(tmp_path):

@@ -214,9 +214,10 @@ def load_paired(root: str | Path, channels: int = 3, load_size: int = 286,
 
 
 def load_translation(root: str | Path, paired: bool | None = None, **kwargs) -> TranslationData:
-    """Load either layout; ``paired=None`` picks unpaired when ``ROOT/trainA`` exists."""
+    """Load either layout; ``paired=None`` picks unpaired when any of ``ROOT/{trainA,trainB,testA,testB}``
+    exists (so a misnamed or missing one is reported as such, not as a broken paired layout)."""
     if paired is None:
-        paired = not (Path(root) / "trainA").is_dir()
+        paired = not any((Path(root) / d).is_dir() for d in UNPAIRED_DIRS)
     return (load_paired if paired else load_unpaired)(root, **kwargs)
 
 

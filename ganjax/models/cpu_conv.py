@@ -72,7 +72,7 @@ def _weight_grad(x, dy, kshape, stride, padding):
     if o <= SMALL and stride == 1:
         # gw[i, j] = Σ xp[h + i, w + j] · dy[h, w] = xpᵀ · (dy shifted by (i, j), zero-padded): one GEMM
         xp = _pad(x, padding)
-        (n, hp, wp, _), (ho, wo) = xp.shape, dy.shape[1:3]
+        (_, hp, wp, _), (ho, wo) = xp.shape, dy.shape[1:3]
         dyp = jnp.pad(dy, ((0, 0), (kh - 1, hp - ho), (kw - 1, wp - wo), (0, 0)))
         shifted = [dyp[:, kh - 1 - i:kh - 1 - i + hp, kw - 1 - j:kw - 1 - j + wp] for i in range(kh) for j in range(kw)]
         gw = jnp.dot(xp.reshape(-1, c).T, jnp.concatenate(shifted, axis=-1).reshape(-1, kh * kw * o))

@@ -11,6 +11,7 @@ import os
 import numpy as np
 
 from ganjax.errors import UsageError
+from ganjax import report
 from ganjax.report import read_metrics
 from ganjax.sweep.runner import RECORD
 
@@ -152,11 +153,7 @@ def plot(root: str, rows: list[dict], keys: list[str], path: str, best: dict | N
         ax.set_title(f"{'* ' if r is best else ''}{r['member']}\n{label}{status}", fontsize=7,
                      color="red" if r["status"].startswith("failed") else "black")
     fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return report.save_figure(fig, path, dpi=90)
 
 
 def short_names(keys: list[str]) -> dict:
