@@ -167,9 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--output", required=True, help="folder for the translated PNGs")
     tr.add_argument("--direction", default="AtoB", choices=("AtoB", "BtoA"),
                     help="AtoB uses G_A, BtoA G_B (cyclegan only); default AtoB")
-    tr.add_argument("--mode", default="resize", choices=("resize", "tile"),
-                    help="resize (default): to the training crop size and back; tile: overlapping "
-                         "crop-size tiles at full resolution, blended")
+    tr.add_argument("--mode", default="auto", choices=("auto", "resize", "tile"),
+                    help="resize: to the training crop size and back; tile: overlapping crop-size tiles at "
+                         "full resolution, blended; auto (default): tile images longer than 2x the crop, "
+                         "resize the others")
     tr.add_argument("--side-by-side", action="store_true", help="write input | output")
     tr.add_argument("--step", type=int, default=None, help="checkpoint step (default: latest)")
     tr.add_argument("--overwrite", action="store_true", help="replace existing files in --output")

@@ -2,7 +2,10 @@
 
 Modes (the generator is trained on `data.crop_size` squares):
 
-* `resize` (default): the image is resized to crop_size x crop_size, translated, and resized back to its
+* `auto` (default): `tile` for images whose longer side exceeds twice the crop size, `resize` for the
+  others (a 32-px CycleGAN squeezes a 450-px photo into a blur; a 256-px one sees a 300-px photo whole);
+  the counts of each are printed.
+* `resize`: the image is resized to crop_size x crop_size, translated, and resized back to its
   own size. Whole-image context at the training scale (training images are whole photos resized to
   load_size); fine detail of large images is lost, except in colorization runs (pix2pix with
   model.colorization), which keep the input's full-resolution luma and take only the chroma.
@@ -27,7 +30,8 @@ from PIL import Image, ImageOps
 from ganjax.data.translation import IMG_EXTENSIONS
 from ganjax.errors import UsageError
 
-MODES = ("resize", "tile")
+MODES = ("auto", "resize", "tile")
+AUTO_TILE_FACTOR = 2  # auto: tile when the longer side > this x crop_size
 TILE_BATCH = 8
 
 
@@ -129,7 +133,7 @@ def translate_tile(fn, image: np.ndarray, crop: int, batch: int = TILE_BATCH) ->
     return _to_uint8((acc / norm)[margin:margin + h, margin:margin + w])
 
 
-def translate_run(run: str, input: str, output: str, direction: str = "AtoB", mode: str = "resize",
+def translate_run(run: str, input: str, output: str, direction: str = "AtoB", mode: str = "auto",
                   side_by_side: bool = False, step: int | None = None, overwrite: bool = False) -> list[str]:
     """Translate `input` (a file or folder) with the run's generator; returns the written paths."""
     from ganjax.recipes import TRANSLATION
@@ -149,19 +153,22 @@ def translate_run(run: str, input: str, output: str, direction: str = "AtoB", mo
     _, recipe, state = load_run(run, step)
     translate = jax.jit(recipe.translator(direction))
     fn = lambda x: translate(state, x)
-    os.makedirs(os.path.expanduser(output), exist_ok=True)
-    written, skipped = [], []
+    written, skipped, used = [], [], {"resize": 0, "tile": 0}
     for src, dst in zip(files, targets):
         image = read_image(src, recipe.channels)
         if image is None:
             skipped.append(src.name)
             continue
-        if mode == "resize":
+        how = mode if mode != "auto" else (
+            "tile" if max(image.shape[:2]) > AUTO_TILE_FACTOR * recipe.crop else "resize")
+        used[how] += 1
+        if how == "resize":
             out = translate_resize(fn, image, recipe.crop, recipe.recombine)
         else:
             out = translate_tile(fn, image, recipe.crop)
         if side_by_side:
             out = np.concatenate([image, out], axis=1)
+        os.makedirs(os.path.expanduser(output), exist_ok=True)  # only once something is to be written
         tmp = dst.with_name(dst.name + ".tmp.png")
         _pil(out).save(tmp)
         os.replace(tmp, dst)
@@ -171,4 +178,7 @@ def translate_run(run: str, input: str, output: str, direction: str = "AtoB", mo
               f"{', ...' if len(skipped) > 3 else ''}", file=sys.stderr)
     if not written:
         raise UsageError(f"none of the {len(files)} input file(s) could be read as an image")
+    if mode == "auto":
+        print(f"auto mode: tiled {used['tile']} image(s) longer than {AUTO_TILE_FACTOR}x the {recipe.crop}-px "
+              f"training crop, resized {used['resize']} (--mode tile|resize to choose)")
     return written

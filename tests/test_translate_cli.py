@@ -44,7 +44,7 @@ def _photos(folder):
     return {"wide": (37, 20), "tall": (18, 41), "tiny": (7, 5), "gray": (29, 23), "alpha": (16, 12)}
 
 
-@pytest.mark.parametrize("mode", ["resize", "tile"])
+@pytest.mark.parametrize("mode", ["resize", "tile", "auto"])
 def test_translate_folder_of_mixed_sizes(run_dir, tmp_path, capsys, mode):
     sizes = _photos(tmp_path / "in")
     out = tmp_path / "out"
@@ -52,6 +52,8 @@ def test_translate_folder_of_mixed_sizes(run_dir, tmp_path, capsys, mode):
                                 "--mode", mode)
     assert code == 0, err
     assert f"wrote 5 image(s)" in stdout
+    if mode == "auto":  # crop 16: "wide" (37 px) and "tall" (41 px) are longer than 2 x 16
+        assert "auto mode: tiled 2 image(s) longer than 2x the 16-px training crop, resized 3" in stdout
     for stem, size in sizes.items():
         with Image.open(out / f"{stem}.png") as im:
             assert im.size == size and im.mode == "RGB"
@@ -74,6 +76,12 @@ def test_translate_rejects_dcgan_run_and_bad_input(run_dir, tmp_path, capsys):
     assert code == 2 and err == f"ganjax: error: {dc} is a dcgan run; translate needs a cyclegan or pix2pix run\n"
     code, _, err = _ganjax(capsys, "translate", run_dir, "--input", tmp_path / "nope", "--output", tmp_path / "o")
     assert code == 2 and err.count("\n") == 1 and "does not exist" in err
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "cut.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    code, _, err = _ganjax(capsys, "translate", run_dir, "--input", bad, "--output", tmp_path / "o")
+    assert code == 2 and err.splitlines()[-1] == "ganjax: error: none of the 1 input file(s) could be read as an image"
+    assert not (tmp_path / "o").exists()  # nothing written, not even the folder
 
 
 def test_eval_writes_psnr_ssim_and_identity_baseline(run_dir, capsys):
