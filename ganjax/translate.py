@@ -25,9 +25,9 @@ from pathlib import Path
 
 import jax
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
-from ganjax.data.translation import IMG_EXTENSIONS
+from ganjax.data.translation import IMG_EXTENSIONS, decode_image
 from ganjax.errors import UsageError
 
 MODES = ("auto", "resize", "tile")
@@ -66,12 +66,10 @@ def output_paths(files: list[Path], output: str, overwrite: bool) -> list[Path]:
 
 def read_image(path: Path, channels: int) -> np.ndarray | None:
     """uint8 (H, W, channels), or None when the file cannot be decoded."""
-    try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
-            arr = np.asarray(im.convert("RGB" if channels == 3 else "L"), dtype=np.uint8)
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
+    im = decode_image(path, channels)
+    if im is None:
         return None
+    arr = np.asarray(im, dtype=np.uint8)
     return arr.reshape(arr.shape[0], arr.shape[1], channels)
 
 

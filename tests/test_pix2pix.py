@@ -144,3 +144,9 @@ def test_style_content_with_own_and_user_feature_network(run_dir, tmp_path, monk
     with pytest.raises(config_lib.ConfigError, match="cannot import"):
         recipes.build(tiny_config(("loss.style_weight", 1.0), ("loss.feature_net", "no_such_mod:x"),
                                   ("loss.feature_params", str(tmp_path / "p.npz"))))
+
+
+def test_feature_settings_without_weights_warn():
+    """Naming feature layers but leaving both style and content weights at 0 trains nothing: say so."""
+    with pytest.warns(UserWarning, match="style_weight and loss.content_weight are 0"):
+        recipes.build(tiny_config(("loss.feature_layers", "Conv_0")))

@@ -166,3 +166,17 @@ def test_builtin_tone_is_unpaired_with_truth():
         assert max(x1 for _, x1 in span_a[src]) <= min(x0 for x0, _ in span_b[src])
     with pytest.raises(ValueError, match="unknown built-in task"):
         load_builtin("sharpen")
+
+
+def test_exif_orientation_is_applied_when_reading(tmp_path):
+    """A phone photo stored sideways with EXIF orientation 6 is read upright by training and translate alike."""
+    from ganjax.data.translation import decode_image
+
+    stored = np.zeros((10, 20, 3), np.uint8)  # 20 wide, 10 high as stored
+    stored[:, :10] = (250, 0, 0)              # left half red
+    exif = Image.Exif()
+    exif[0x0112] = 6                          # display rotated 90° clockwise
+    Image.fromarray(stored).save(tmp_path / "phone.jpg", exif=exif, quality=95)
+    upright = np.asarray(decode_image(tmp_path / "phone.jpg", 3))
+    assert upright.shape == (20, 10, 3)
+    assert upright[2, 5, 0] > 200 and upright[-3, 5, 0] < 50  # the red half is now on top

@@ -28,7 +28,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 Array = jax.Array
 
@@ -72,12 +72,13 @@ def _image_files(folder: Path) -> list[Path]:
     return files
 
 
-def _decode(path: Path, channels: int) -> Image.Image | None:
-    """Fully decoded image in mode RGB (channels=3) or L (channels=1); None if unreadable."""
+def decode_image(path: Path, channels: int) -> Image.Image | None:
+    """Fully decoded image, EXIF orientation applied, in mode RGB (channels=3) or L (channels=1); None if
+    unreadable. Training, evaluation and `ganjax translate` all read images through this."""
     try:
         with Image.open(path) as im:
             im.load()
-            return im.convert("RGB" if channels == 3 else "L")
+            return ImageOps.exif_transpose(im).convert("RGB" if channels == 3 else "L")
     except _DECODE_ERRORS:
         return None
 
@@ -97,7 +98,7 @@ def _load_files(files: list[Path], channels: int, size: int, what: str):
     """(uint8 array, names, skipped paths) for every readable file of ``files``."""
     arrays, names, skipped = [], [], []
     for path in files:
-        im = _decode(path, channels)
+        im = decode_image(path, channels)
         if im is None:
             skipped.append(str(path))
             continue
@@ -146,7 +147,7 @@ def _load_aligned(folder: Path, channels: int, size: int, max_images: int | None
     """Split side-by-side AB images (A = left half) of one split folder."""
     a, b, names, skipped = [], [], [], []
     for path in _image_files(folder)[:max_images]:
-        im = _decode(path, channels)
+        im = decode_image(path, channels)
         if im is None:
             skipped.append(str(path))
             continue
@@ -170,7 +171,7 @@ def _load_matched(dir_a: Path, dir_b: Path, channels: int, size: int, max_images
                       stacklevel=3)
     a, b, names, skipped = [], [], [], []
     for pa, pb in pairs[:max_images]:
-        ia, ib = _decode(pa, channels), _decode(pb, channels)
+        ia, ib = decode_image(pa, channels), decode_image(pb, channels)
         skipped += [str(p) for p, im in ((pa, ia), (pb, ib)) if im is None]
         if ia is None or ib is None:
             continue

@@ -106,6 +106,9 @@ class TranslationRecipe(Recipe):
         self.use_style = cfg.loss.style_weight > 0
         self.use_content = cfg.loss.content_weight > 0
         self.features = FeatureExtractor(cfg.loss) if (self.use_style or self.use_content) else None
+        if self.features is None and (cfg.loss.get("feature_net", "") or cfg.loss.get("feature_layers", "")):
+            warnings.warn("loss.feature_net / loss.feature_layers are set but loss.style_weight and "
+                          "loss.content_weight are 0: no style or content term is trained", stacklevel=2)
 
     def make_generator(self, out_channels: int | None = None):
         m = self.cfg.model
