@@ -44,14 +44,16 @@ def main(argv=None):
     p.add_argument("rows", nargs="+", help="JSON-lines files written by ganjax bench / compare_torch.py")
     p.add_argument("--out", default=None, help="also write the filled rows here")
     args = p.parse_args(argv)
-    cpu_conv.ENABLED = False
     rows = [json.loads(line) for path in args.rows for line in open(path) if line.strip()]
-    counted = {}
-    for r in rows:
-        key = (r["model"], r["variant"], r["batch"])
-        if key not in counted:
+    counted, enabled = {}, cpu_conv.ENABLED
+    try:
+        cpu_conv.ENABLED = False
+        for key in {(r["model"], r["variant"], r["batch"]) for r in rows}:
             counted[key] = flops_per_image(*key)
-        fpi = counted[key]
+    finally:
+        cpu_conv.ENABLED = enabled
+    for r in rows:
+        fpi = counted[(r["model"], r["variant"], r["batch"])]
         r["flops_per_image"], r["flops_source"] = fpi, "xla_cost_analysis on CPU (flops_on_cpu.py)"
         peak = r.get("peak_flops")
         r["frac_peak"] = fpi * r["images_per_s"] / peak if (fpi and peak and r.get("images_per_s")) else None

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Every GPU check of the throughput and sweep issues in one run (about 8 min on one H100), one table last.
+# Every GPU check of the throughput and sweep issues, one table last. The stages' limits add up to ~14 min,
+# more than one 10-minute device call; split them over two calls (the second run of 2026-11-27 took 215 s):
 #
-#   bash benchmarks/gpu_all.sh                 # results in $OUT (default benchmarks/results/gpu)
+#   STAGES="tests dcgan_b64 dcgan_b1024 upsample cyclegan sweep" bash benchmarks/gpu_all.sh   # ~8 min
+#   STAGES="cyclegan_bf16 dcgan_k upsample_1k parts" bash benchmarks/gpu_all.sh              # ~5 min
+#   bash benchmarks/gpu_all.sh                 # all; results in $OUT (default benchmarks/results/gpu)
 #
 # Installs nothing heavy: it uses the machine's python3 with JAX (CUDA), Flax, Optax and PyTorch, and the
 # repository on PYTHONPATH (no pip install -e). ml_collections (pure Python, ganjax's config library) is
@@ -73,6 +76,9 @@ stage dcgan_k 55 $CMP --model dcgan --batch $B64 --dtype bfloat16 --torch-dtype 
 stage upsample_1k 55 $PY -m ganjax.cli bench dcgan --batch $B1K --dtype bfloat16 --width $W \
   --upsample conv_transpose,subpixel --steps-per-dispatch 1 --repeats 3 --out $ROWS
 
+# 9. where CycleGAN's step time goes: each part's forward + backward alone (the 3-channel convs, norms, pads)
+stage parts 90 $PY benchmarks/cyclegan_parts.py --batch 4 $([ "$SCALE" = 0 ] && echo "--size 32 --ngf 8")
+
 # one table of everything measured
 $PY - "$OUT" <<'EOF' | tee "$OUT/table.txt"
 import json, sys
@@ -87,3 +93,6 @@ try:
 except FileNotFoundError:
     print("sweep: no rows")
 EOF
+grep -A30 "^part " "$OUT/stages.log" | tee -a "$OUT/table.txt" || true
+if [ -s "$ROWS" ]; then JAX_PLATFORMS=cpu $PY benchmarks/flops_on_cpu.py "$ROWS" --out "$OUT/rows_flops.jsonl" \
+  2>/dev/null | tee -a "$OUT/table.txt"; fi  # FLOPs counted on the CPU: GPU cost analysis misses cuDNN

@@ -62,3 +62,29 @@ def test_table_ratio_to_torch_eager():
     text = bench.format_table([{**row, "impl": "ganjax", "dtype": "bfloat16", "images_per_s": 90.0},
                                {**row, "impl": "torch-eager", "images_per_s": 20.0}], ratio_to="torch-eager")
     assert text.splitlines()[2].split()[-1] == "4.50"
+
+
+def test_flops_count_one_step_and_fill_rows_measured_elsewhere(tmp_path, capsys, monkeypatch):
+    """A K-step dispatch reports the FLOPs of one step per image (a scan's body is counted once), and
+    benchmarks/flops_on_cpu.py fills GPU rows (whose cost analysis misses cuDNN) from the CPU's count."""
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
+    import flops_on_cpu
+
+    from ganjax.models import cpu_conv
+    monkeypatch.setattr(cpu_conv, "ENABLED", False)  # the model's own FLOPs, as flops_on_cpu counts them
+    out = tmp_path / "bench.jsonl"
+    args = ["bench", "dcgan", "--batch", "4", "--width", "8", "--dtype", "float32", "--upsample", "conv_transpose",
+            "--iters", "1", "--repeats", "1", "--warmup", "1", "--out", str(out)]
+    assert main(args + ["--steps-per-dispatch", "1"]) == 0
+    assert main(args + ["--steps-per-dispatch", "3", "--fuse", "scan"]) == 0
+    one, three = [json.loads(line) for line in out.read_text().splitlines()]
+    assert three["flops_per_image"] == pytest.approx(one["flops_per_image"], rel=1e-6)
+    gpu_row = {**one, "flops_per_image": 1.0, "peak_flops": 800e12, "device": "NVIDIA H100 80GB HBM3"}
+    rows_file = tmp_path / "gpu.jsonl"
+    rows_file.write_text(json.dumps(gpu_row) + "\n")
+    (filled,) = flops_on_cpu.main([str(rows_file)])
+    assert filled["flops_per_image"] == pytest.approx(one["flops_per_image"], rel=1e-6)
+    assert filled["frac_peak"] == pytest.approx(one["flops_per_image"] * one["images_per_s"] / 800e12)
+    assert cpu_conv.ENABLED is False  # restored to what it was
