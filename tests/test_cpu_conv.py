@@ -71,3 +71,33 @@ def test_article_models_same_params_function_and_gradients_with_and_without(monk
     assert jax.tree_util.tree_structure(fast) == jax.tree_util.tree_structure(plain)
     for a, b in zip(jax.tree_util.tree_leaves(fast), jax.tree_util.tree_leaves(plain)):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="the CPU formulations are active on XLA:CPU only")
+def test_vmapped_members_compute_what_each_member_computes_alone():
+    """A sweep's stacked members (jax.vmap over parameters) on CPU: each member's convolutions and dense
+    products are its own, not one grouped convolution, so outputs and kernel gradients are bitwise those
+    of the member alone; a mapped input with shared weights (integrated gradients' steps) is folded."""
+    g, d = Generator(width=8, upsample="phase"), Discriminator(width=8)
+    z = jax.random.normal(jax.random.PRNGKey(0), (6, 100))
+    gp = [g.init(jax.random.PRNGKey(i), z)["params"] for i in range(3)]
+    x = g.apply({"params": gp[0]}, z)
+    dp = [d.init(jax.random.PRNGKey(i), x)["params"] for i in range(3)]
+    stack = lambda ps: jax.tree_util.tree_map(lambda *a: jnp.stack(a), *ps)
+
+    gen = jax.jit(lambda p: g.apply({"params": p}, z))
+    batched = jax.jit(jax.vmap(lambda p: g.apply({"params": p}, z)))(stack(gp))
+    for i, p in enumerate(gp):
+        np.testing.assert_array_equal(batched[i], gen(p))
+
+    kernels = lambda p: {k: v["kernel"] for k, v in p.items()}
+    grad = jax.jit(lambda p: kernels(jax.grad(lambda p: jnp.sum(d.apply({"params": p}, x) ** 2))(p)))
+    batched = jax.jit(jax.vmap(grad))(stack(dp))
+    for i, p in enumerate(dp):
+        for name, k in grad(p).items():
+            np.testing.assert_array_equal(batched[name][i], k, err_msg=name)
+
+    xs = jnp.stack([x * a for a in (0.25, 0.5, 1.0)])  # shared weights, mapped input: folded into the batch
+    folded = jax.jit(jax.vmap(lambda x: d.apply({"params": dp[0]}, x)))(xs)
+    ref = jnp.stack([d.apply({"params": dp[0]}, xi) for xi in xs])
+    np.testing.assert_allclose(folded, ref, rtol=1e-5, atol=1e-6)

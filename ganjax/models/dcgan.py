@@ -27,7 +27,7 @@ class Generator(nn.Module):
     @nn.compact
     def __call__(self, z, train: bool = True):
         base = self.image_size // 4
-        x = nn.relu(nn.Dense(base * base * self.width, dtype=self.dtype)(z))
+        x = nn.relu(nn.Dense(base * base * self.width, dtype=self.dtype, dot_general=cpu_conv.dot_general)(z))
         x = x.reshape(z.shape[0], base, base, self.width)
         for _ in range(2):
             x = nn.relu(Upsample(self.width, 5, self.upsample, dtype=self.dtype)(x))
@@ -48,7 +48,7 @@ class Discriminator(nn.Module):
             x = nn.Conv(self.width, (5, 5), strides=(2, 2), padding=same_pad(5), dtype=self.dtype,
                         conv_general_dilated=cpu_conv.conv_general_dilated)(x)
             x = nn.leaky_relu(x, 0.2)
-        x = nn.Dense(1, dtype=self.dtype)(x.reshape(x.shape[0], -1))
+        x = nn.Dense(1, dtype=self.dtype, dot_general=cpu_conv.dot_general)(x.reshape(x.shape[0], -1))
         return x[:, 0].astype(jnp.float32)
 
 

@@ -81,21 +81,36 @@ MERGED_GRAD_MIN_PIXELS = 8192
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
 def _phases_cpu(x, kernel, padding):
-    return _phases(x, kernel, padding)
+    return _member_phases(padding)(x, kernel)
 
 
 def _phases_cpu_fwd(x, kernel, padding):
-    return _phases(x, kernel, padding), (x, kernel)
+    return _member_phases(padding)(x, kernel), (x, kernel)
 
 
 def _phases_cpu_bwd(padding, res, dy):
     x, kernel = res
+    return _member_phases_grads(padding)(x, kernel, dy)
+
+
+def _phases_grads(x, kernel, dy, padding):
     (gx,) = jax.vjp(lambda x: _phases(x, kernel, padding), x)[1](dy)
     if x.shape[0] * x.shape[1] * x.shape[2] < MERGED_GRAD_MIN_PIXELS:
         (gk,) = jax.vjp(lambda k: _phases(x, k, padding), kernel)[1](dy)
     else:
         gk = merged_kernel_grad(x, dy, kernel.shape, padding)
     return gx, gk
+
+
+# under jax.vmap: each member's convolutions, as models/cpu_conv.py (per_member) explains
+@functools.lru_cache(maxsize=None)
+def _member_phases(padding):
+    return cpu_conv.per_member(lambda x, k: _phases(x, k, padding), fold_first=True)
+
+
+@functools.lru_cache(maxsize=None)
+def _member_phases_grads(padding):
+    return cpu_conv.per_member(lambda x, k, dy: _phases_grads(x, k, dy, padding), fold_first=False)
 
 
 _phases_cpu.defvjp(_phases_cpu_fwd, _phases_cpu_bwd)

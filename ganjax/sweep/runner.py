@@ -37,8 +37,8 @@ from ganjax.train.steps import default_fuse, train_step
 AXIS = "members"
 RECORD = "sweep.json"
 CPU_NOTE = ("XLA:CPU runs the grouped convolutions of vmapped members about 9x slower than the same convolutions "
-            "separately (measured); on CPU --stack=none (one compiled program reused for every member) is "
-            "faster (benchmarks/sweep_bench.py)")
+            "separately (measured); the DCGAN models avoid them on CPU (models/cpu_conv.per_member), this "
+            "experiment's do not: --stack=none (one compiled program reused for every member) may be faster")
 
 
 # -- the compiled program ------------------------------------------------------------------------------
@@ -178,7 +178,8 @@ def run_sweep(spec: str, workdir: str, overrides=(), stack: str = "auto", member
         names = prog.members[0].name + (f"..{prog.members[-1].name} ({len(prog.members)} members)"
                                         if len(prog.members) > 1 else "")
         say(f"  program {i}: {names}" + (f"  [{prog.note}]" if prog.note else ""))
-    if devs[0].platform == "cpu" and max(len(p.members) for p in programs) > 1:
+    if devs[0].platform == "cpu" and max(len(p.members) for p in programs) > 1 \
+            and members[0].cfg.experiment != "dcgan":
         say(f"  note: {CPU_NOTE}")
     shared: dict = {}  # programs of one kind share their compiled functions (their numbers are data)
     for i, prog in enumerate(programs):
