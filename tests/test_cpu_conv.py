@@ -101,3 +101,6 @@ def test_vmapped_members_compute_what_each_member_computes_alone():
     folded = jax.jit(jax.vmap(lambda x: d.apply({"params": dp[0]}, x)))(xs)
     ref = jnp.stack([d.apply({"params": dp[0]}, xi) for xi in xs])
     np.testing.assert_allclose(folded, ref, rtol=1e-5, atol=1e-6)
+    input_grad = lambda x: jax.grad(lambda x: jnp.sum(d.apply({"params": dp[0]}, x)))(x)  # stride-2 dx
+    folded = jax.jit(jax.vmap(input_grad))(xs)
+    np.testing.assert_allclose(folded, jnp.stack([input_grad(xi) for xi in xs]), rtol=1e-5, atol=1e-6)

@@ -142,7 +142,9 @@ def _member_forward(stride, padding):
 
 @functools.lru_cache(maxsize=None)
 def _member_input_grad(xshape, stride, padding):
-    return per_member(lambda dy, w: _input_grad(dy, w, xshape, stride, padding), fold_first=True)
+    # folded (a mapped dy with shared w) the batch is dy's, not the unbatched x's
+    return per_member(lambda dy, w: _input_grad(dy, w, (dy.shape[0], *xshape[1:]), stride, padding),
+                      fold_first=True)
 
 
 @functools.lru_cache(maxsize=None)
