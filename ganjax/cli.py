@@ -6,7 +6,9 @@ shows the full traceback instead.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import warnings
 
 from ganjax.errors import UsageError
 
@@ -228,6 +230,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None, _default=warnings.showwarning):
+    """ganjax's own warnings (skipped image files, settings that do nothing, ...) as one plain line on
+    stderr, like its errors; other libraries' warnings as Python shows them."""
+    if os.path.abspath(filename).startswith(os.path.dirname(os.path.abspath(__file__)) + os.sep):
+        print(f"ganjax: warning: {message}", file=sys.stderr)
+    else:
+        _default(message, category, filename, lineno, file, line)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     import logging
@@ -241,6 +252,12 @@ def main(argv: list[str] | None = None) -> int:
     if overrides and args.command not in ("train", "sweep"):
         print("ganjax: error: --config.* overrides apply to train only (and to sweep)", file=sys.stderr)
         return 2
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return _run(args, overrides)
+
+
+def _run(args, overrides) -> int:
     if args.debug:
         args.func(args, overrides)
         return 0

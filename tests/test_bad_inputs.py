@@ -123,3 +123,20 @@ def test_run_without_checkpoint_and_corrupt_checkpoint(tiny_run, tmp_path, capsy
     code = main(["sample", str(corrupt), "--n", "2", "--output", str(tmp_path / "o2")])
     err = capsys.readouterr().err.strip()
     assert code == 2 and "checkpoint at step 20" in err and len(err.splitlines()) == 1
+
+
+def test_ganjax_warnings_are_one_plain_line(capsys):
+    """The command line shows ganjax's own warnings (e.g. skipped image files) like its errors: one line."""
+    import warnings
+
+    from ganjax import cli
+
+    ours = os.path.join(os.path.dirname(cli.__file__), "data", "translation.py")
+    with warnings.catch_warnings():
+        warnings.showwarning = cli._show_warning
+        warnings.warn_explicit("ROOT: skipped 1 unreadable image file(s) (bad.png)", UserWarning, ours, 1)
+    assert capsys.readouterr().err == "ganjax: warning: ROOT: skipped 1 unreadable image file(s) (bad.png)\n"
+    shown = []  # other libraries' warnings go to Python's own display
+    cli._show_warning("not ours", UserWarning, "/elsewhere/lib.py", 7, _default=lambda *a: shown.append(a))
+    assert shown == [("not ours", UserWarning, "/elsewhere/lib.py", 7, None, None)]
+    assert capsys.readouterr().err == ""

@@ -52,15 +52,15 @@ def _views(xp, kh, kw, s, ho, wo):
                       (1, s, s, 1)) for i in range(kh) for j in range(kw)]
 
 
-def _pad(x, padding, extra=(0, 0)):
+def _pad(x, padding):
     (lo_h, hi_h), (lo_w, hi_w) = padding
-    return jnp.pad(x, ((0, 0), (lo_h, hi_h + extra[0]), (lo_w, hi_w + extra[1]), (0, 0)))
+    return jnp.pad(x, ((0, 0), (lo_h, hi_h), (lo_w, hi_w), (0, 0)))
 
 
 def _forward(x, w, stride, padding):
     kh, kw, c, o = w.shape
     if o > SMALL:
-        return lax.conv_general_dilated(x, w, (stride, stride), padding, dimension_numbers=DN)
+        return _lax_conv(x, w, stride, padding)
     # few output channels: T = x · W for every tap, then y[p] = Σ_taps T[s·p + i, s·q + j, tap]
     n, h, wd, _ = x.shape
     ho, wo = (_out_size(h, kh, stride, *padding[0]), _out_size(wd, kw, stride, *padding[1]))
@@ -93,7 +93,7 @@ def _weight_grad(x, dy, kshape, stride, padding):
 
 def _input_grad(dy, w, xshape, stride, padding):
     kh, kw, c, o = w.shape
-    n, h, wd, _ = xshape
+    _, h, wd, _ = xshape
     if stride == 2 and c > SMALL and h == 2 * dy.shape[1] and wd == 2 * dy.shape[2]:
         # a stride-2 transposed convolution of dy with the flipped, transposed kernel: dilated dy padded
         # (k − 1 − lo, size + lo + 1 − 2·out), computed by output phases
@@ -181,7 +181,7 @@ def _matmul(x, k):
 
 
 def _matmul_fwd(x, k):
-    return _matmul(x, k), (x, k)
+    return _member_dot((((1,), (0,)), ((), ())))(x, k), (x, k)
 
 
 def _matmul_bwd(res, dy):
