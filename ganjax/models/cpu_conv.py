@@ -16,12 +16,14 @@ generic kernels: 2-4x the forward time. `conv2d` keeps the forward pass and repl
   followed by the sum of the shifted taps, instead of a convolution with 1-3 channels.
 
 The results equal lax's up to float summation order (tests/test_cpu_conv.py). NHWC input, HWIO kernel.
-Only stride 1 or 2, no dilation and no feature groups: what the article's DCGAN uses.
+Only stride 1 or 2, no dilation and no feature groups: what the DCGANs, ResNet/U-Net generators and
+PatchGANs use (their nn.Conv/nn.Dense take `conv_general_dilated` / `dot_general` from here).
 
 Under jax.vmap with mapped weights (a sweep's stacked members) these convolutions and `dot_general`
 (nn.Dense's) compute each member's product as the unbatched program does, one after another
 (`per_member`), instead of one grouped convolution: 4.9x faster stacked sweeps on this CPU (8 members,
-benchmarks/sweep_bench.py) and each member's forward pass bitwise equal to the member trained alone.
+benchmarks/sweep_bench.py) and each member's products, gradients and R1's gradients of gradients bitwise
+those of the member trained alone.
 """
 from __future__ import annotations
 
@@ -128,11 +130,38 @@ def per_member(fn, fold_first: bool):
             out = jax.tree_util.tree_map(lambda *o: jnp.stack(o), *outs)
         return out, jax.tree_util.tree_map(lambda _: True, out)
 
-    # custom_vmap functions cannot be linearized: differentiating this one (R1's double backward goes
-    # through the gradients above) differentiates fn itself, batched the ordinary way
+    # custom_vmap functions cannot be linearized: differentiating this one differentiates fn itself,
+    # batched the ordinary way (conv2d and dot_general below never differentiate it: their custom VJPs
+    # call each other; phase_conv's gradients of gradients do)
     g = jax.custom_jvp(lambda *args: f(*args))
     g.defjvp(lambda primals, tangents: jax.jvp(fn, primals, tangents))
     return g
+
+
+def per_member_tree(fn):
+    """fn(*pytrees) → pytree; under jax.vmap on XLA:CPU computed member by member (not differentiable).
+
+    For the optimizer update of a sweep (train/steps.py): XLA's algebraic simplifier rewrites Adam's
+    `m / (1 − b1ᵗ) / (√v̂ + ε)` one way when 1 − b1ᵗ is a scalar (one run) and another when it is a
+    per-member vector (a vmapped sweep), a 1-ulp difference that Adam's normalised steps then grow;
+    per member, the arithmetic is the unbatched program's."""
+    if not active():
+        return fn
+
+    def call(*trees):
+        leaves, treedef = jax.tree_util.tree_flatten(trees)
+        out_tree = jax.tree_util.tree_structure(jax.eval_shape(fn, *trees))
+        flat = lambda *xs: jax.tree_util.tree_leaves(fn(*jax.tree_util.tree_unflatten(treedef, list(xs))))
+        f = custom_vmap(flat)
+
+        @f.def_vmap
+        def rule(axis_size, in_batched, *args):
+            outs = [f(*(a[i] if b else a for a, b in zip(args, in_batched))) for i in range(axis_size)]
+            out = [jnp.stack(o) for o in zip(*outs)]
+            return out, [True] * len(out)
+
+        return jax.tree_util.tree_unflatten(out_tree, f(*leaves))
+    return call
 
 
 @functools.lru_cache(maxsize=None)
@@ -152,45 +181,57 @@ def _member_weight_grad(kshape, stride, padding):
     return per_member(lambda x, dy: _weight_grad(x, dy, kshape, stride, padding), fold_first=False)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def _conv(x, w, stride, padding):
-    return _member_forward(stride, padding)(x, w)
-
-
-def _conv_fwd(x, w, stride, padding):
-    return _member_forward(stride, padding)(x, w), (x, w)
+# conv, its input gradient and its weight gradient are each linear in both arguments, and each one's VJP
+# is made of the other two (<conv(x, w), dy> = <x, input_grad(dy, w)> = <w, weight_grad(x, dy)>); as three
+# custom_vjp functions every order of reverse-mode derivative (R1's gradient of a gradient) stays on these
+# formulations, and so per member under jax.vmap. The same for 2-D matrix products a·b, a·bᵀ and aᵀ·b.
+def _bilinear(fn, bwd):
+    """fn(a, b, *static) as a custom_vjp function keeping (a, b); bwd(*static, (a, b), ct) → (da, db)."""
+    f = jax.custom_vjp(fn, nondiff_argnums=tuple(range(2, fn.__code__.co_argcount)))
+    f.defvjp(lambda a, b, *static: (f(a, b, *static), (a, b)), bwd)
+    return f
 
 
 def _conv_bwd(stride, padding, res, dy):
     x, w = res
-    return (_member_input_grad(tuple(x.shape), stride, padding)(dy, w),
-            _member_weight_grad(tuple(w.shape), stride, padding)(x, dy))
+    return _igrad(dy, w, tuple(x.shape), stride, padding), _wgrad(x, dy, tuple(w.shape), stride, padding)
 
 
-_conv.defvjp(_conv_fwd, _conv_bwd)
+def _igrad_bwd(xshape, stride, padding, res, ct):
+    dy, w = res
+    return _conv(ct, w, stride, padding), _wgrad(ct, dy, tuple(w.shape), stride, padding)
+
+
+def _wgrad_bwd(kshape, stride, padding, res, ct):
+    x, dy = res
+    return _igrad(dy, ct, tuple(x.shape), stride, padding), _conv(x, ct, stride, padding)
+
+
+_conv = _bilinear(lambda x, w, stride, padding: _member_forward(stride, padding)(x, w), _conv_bwd)
+_igrad = _bilinear(lambda dy, w, xshape, stride, padding: _member_input_grad(xshape, stride, padding)(dy, w),
+                   _igrad_bwd)
+_wgrad = _bilinear(lambda x, dy, kshape, stride, padding: _member_weight_grad(kshape, stride, padding)(x, dy),
+                   _wgrad_bwd)
+
+_DOT_DIMS = {"ab": (((1,), (0,)), ((), ())), "abt": (((1,), (1,)), ((), ())), "atb": (((0,), (0,)), ((), ()))}
 
 
 @functools.lru_cache(maxsize=None)
-def _member_dot(dims, fold_first=True):
-    return per_member(lambda a, b: lax.dot_general(a, b, dims), fold_first=fold_first)
+def _member_dot(form):
+    # aᵀ·b sums over a's rows (the batch): a mapped a cannot be folded into it
+    return per_member(lambda a, b: lax.dot_general(a, b, _DOT_DIMS[form]), fold_first=form != "atb")
 
 
-@jax.custom_vjp
-def _matmul(x, k):
-    return _member_dot((((1,), (0,)), ((), ())))(x, k)
+def _dot_bwd(form, res, ct):
+    a, b = res
+    if form == "ab":
+        return _dot(ct, b, "abt"), _dot(a, ct, "atb")
+    if form == "abt":
+        return _dot(ct, b, "ab"), _dot(ct, a, "atb")
+    return _dot(b, ct, "abt"), _dot(a, ct, "ab")
 
 
-def _matmul_fwd(x, k):
-    return _member_dot((((1,), (0,)), ((), ())))(x, k), (x, k)
-
-
-def _matmul_bwd(res, dy):
-    x, k = res
-    return (_member_dot((((1,), (1,)), ((), ())))(dy, k),   # dy · kᵀ
-            _member_dot((((0,), (0,)), ((), ())), False)(x, dy))  # xᵀ · dy (sums the batch: no fold)
-
-
-_matmul.defvjp(_matmul_fwd, _matmul_bwd)
+_dot = _bilinear(lambda a, b, form: _member_dot(form)(a, b), _dot_bwd)
 
 
 def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None, **kwargs):
@@ -200,7 +241,7 @@ def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_t
     plain = (tuple(lc), tuple(rc), tuple(lb), tuple(rb)) == ((1,), (0,), (), ())
     if active() and plain and lhs.ndim == 2 and rhs.ndim == 2 and precision is None \
             and preferred_element_type is None and not kwargs and lhs.dtype == rhs.dtype:
-        return _matmul(lhs, rhs)
+        return _dot(lhs, rhs, "ab")
     return lax.dot_general(lhs, rhs, dimension_numbers, precision=precision,
                            preferred_element_type=preferred_element_type, **kwargs)
 

@@ -74,7 +74,8 @@ class Generator64(nn.Module):
         if n_up is None:
             raise ValueError(f"Generator64 supports image_size 32, 64 or 128, got {self.image_size}")
         ch = self.width * 2 ** (n_up - 1)
-        x = nn.Dense(4 * 4 * ch, use_bias=False, kernel_init=_init, dtype=self.dtype)(z)
+        x = nn.Dense(4 * 4 * ch, use_bias=False, kernel_init=_init, dtype=self.dtype,
+                     dot_general=cpu_conv.dot_general)(z)
         x = nn.relu(_bn(train, self.dtype)(x.reshape(z.shape[0], 4, 4, ch)))
         for i in range(n_up - 1):
             ch //= 2
@@ -96,8 +97,9 @@ class Discriminator64(nn.Module):
         i = 0
         while x.shape[1] > 4:
             x = nn.Conv(ch, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)), use_bias=False,
-                        kernel_init=_init, dtype=self.dtype)(x)
+                        kernel_init=_init, dtype=self.dtype, conv_general_dilated=cpu_conv.conv_general_dilated)(x)
             x = nn.leaky_relu(x if i == 0 else _bn(train, self.dtype)(x), 0.2)
             ch, i = ch * 2, i + 1
-        x = nn.Conv(1, (4, 4), padding="VALID", kernel_init=_init, dtype=self.dtype)(x)
+        x = nn.Conv(1, (4, 4), padding=((0, 0), (0, 0)), kernel_init=_init, dtype=self.dtype,
+                    conv_general_dilated=cpu_conv.conv_general_dilated)(x)
         return x.reshape(x.shape[0]).astype(jnp.float32)

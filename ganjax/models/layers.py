@@ -22,6 +22,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from ganjax.models import cpu_conv
 from ganjax.models.phase_conv import PhaseConvTranspose
 
 Array = jax.Array
@@ -70,7 +71,8 @@ def conv(features: int, kernel: int, stride: int = 1, padding: int = 0, *,
     return nn.Conv(features, (kernel, kernel), strides=(stride, stride),
                    padding=torch_padding(padding), use_bias=use_bias, dtype=dtype,
                    param_dtype=jnp.float32, kernel_init=init_normal_002,
-                   bias_init=nn.initializers.zeros, name=name)
+                   bias_init=nn.initializers.zeros, name=name,
+                   conv_general_dilated=cpu_conv.conv_general_dilated)
 
 
 def conv_transpose(features: int, kernel: int, stride: int, padding: int,

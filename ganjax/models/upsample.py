@@ -14,6 +14,8 @@ from __future__ import annotations
 import flax.linen as nn
 import jax.numpy as jnp
 
+from ganjax.models import cpu_conv
+
 METHODS = ("conv_transpose", "subpixel", "resize_conv", "phase")
 
 
@@ -44,7 +46,8 @@ class Upsample(nn.Module):
     def __call__(self, x):
         k = self.kernel
         conv = lambda f: nn.Conv(f, (k, k), padding=same_pad(k), use_bias=self.use_bias,
-                                 kernel_init=self.kernel_init, dtype=self.dtype)
+                                 kernel_init=self.kernel_init, dtype=self.dtype,
+                                 conv_general_dilated=cpu_conv.conv_general_dilated)
         if self.method in ("conv_transpose", "phase"):
             # PyTorch ConvTranspose2d(k, stride 2, padding p, output_padding 1) == padding (k-1-p, k-p).
             lo = k - 1 - k // 2 if k % 2 else k - 1 - (k // 2 - 1)

@@ -37,8 +37,8 @@ from ganjax.train.steps import default_fuse, train_step
 AXIS = "members"
 RECORD = "sweep.json"
 CPU_NOTE = ("XLA:CPU runs the grouped convolutions of vmapped members about 9x slower than the same convolutions "
-            "separately (measured); the DCGAN models avoid them on CPU (models/cpu_conv.per_member), this "
-            "experiment's do not: --stack=none (one compiled program reused for every member) may be faster")
+            "separately (measured); ganjax's convolutions avoid them on CPU (models/cpu_conv.per_member), "
+            "nn.ConvTranspose does not: model.upsample=phase is the same layer with the same parameters")
 
 
 # -- the compiled program ------------------------------------------------------------------------------
@@ -179,7 +179,7 @@ def run_sweep(spec: str, workdir: str, overrides=(), stack: str = "auto", member
                                         if len(prog.members) > 1 else "")
         say(f"  program {i}: {names}" + (f"  [{prog.note}]" if prog.note else ""))
     if devs[0].platform == "cpu" and max(len(p.members) for p in programs) > 1 \
-            and members[0].cfg.experiment != "dcgan":
+            and any(m.cfg.model.get("upsample") == "conv_transpose" for m in members):
         say(f"  note: {CPU_NOTE}")
     shared: dict = {}  # programs of one kind share their compiled functions (their numbers are data)
     for i, prog in enumerate(programs):

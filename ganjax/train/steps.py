@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import optax
 
 from ganjax import parallel
+from ganjax.models import cpu_conv
 from ganjax.train.state import GANState, Runner, merge_state
 
 
@@ -71,8 +72,10 @@ def train_step(recipe, txs: dict, state: GANState, data, batch_sharding=None) ->
 
 
 def _apply(tx, grads, opt_state, params):
-    updates, opt_state = tx.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state
+    def update(grads, opt_state, params):
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state
+    return cpu_conv.per_member_tree(update)(grads, opt_state, params)
 
 
 def multi_step(recipe, txs, state: GANState, data, num_steps: int, fuse: str = "scan", batch_sharding=None):
