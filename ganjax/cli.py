@@ -52,7 +52,7 @@ def cmd_sweep(args, overrides):
     from ganjax.sweep import run_sweep
 
     run_sweep(args.config, args.workdir, overrides, stack=args.stack, members_per_program=args.members_per_program,
-              devices=args.devices, best=args.best, evaluate=args.eval, progress=not args.quiet)
+              devices=args.devices, best=args.best, evaluate=args.eval, progress=not args.quiet, part=args.part)
 
 
 def cmd_sample(args, overrides):
@@ -138,9 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="at most this many members per compiled program (default: all that stack)")
     sw.add_argument("--stack", default="auto", choices=("auto", "require", "none"),
                     help="auto (default): stack what can be; require: error unless all stack; none: one "
-                         "member per program (compiled once, reused: faster on CPU)")
+                         "member per program (compiled once, reused)")
     sw.add_argument("--best", default="auto", help="METRIC[:min|max] that picks the best member (default: "
                                                    "frechet_ratio when evaluated, else g_loss)")
+    sw.add_argument("--part", default=None, metavar="K/N",
+                    help="train only members whose index is K modulo N: one host's share of a sweep spread over "
+                         "N hosts (each host its own --workdir; e.g. --part $SLURM_PROCID/$SLURM_NTASKS)")
     sw.add_argument("--eval", action="store_true", help="run `ganjax eval` on each member after training")
     sw.add_argument("--quiet", action="store_true", help="no progress bars")
     sw.set_defaults(func=cmd_sweep)

@@ -219,6 +219,8 @@ def test_plan_stacks_numbers_and_splits_structure(tmp_path):
     (["--best", "g_loss:mx"], [{"seed": 0}], "--best 'g_loss:mx': write METRIC, METRIC:min or METRIC:max"),
     (["--config.mesh.data=2"], [{"seed": 0}], "member_000 has mesh.data=2: a sweep splits its members over "
                                               "devices (--devices), not each member's batch; set mesh.data=1"),
+    (["--part", "2/2"], [{"seed": 0}], "--part '2/2': write K/N with 0 <= K < N"),
+    (["--part", "1/2"], [{"seed": 0}], "--part 1/2: no member of this sweep has an index that is 1 modulo 2"),
 ])
 def test_bad_sweeps_are_one_line_errors(tmp_path, capsys, extra, members, expected):
     run = tmp_path / "sw"
@@ -226,6 +228,16 @@ def test_bad_sweeps_are_one_line_errors(tmp_path, capsys, extra, members, expect
     err = capsys.readouterr().err.strip()
     assert expected in err and len(err.splitlines()) == 1, err
     assert not run.exists()
+
+
+def test_part_trains_one_hosts_share(tmp_path, swept):
+    """--part 1/2 (the second of two hosts): only the odd members, under their sweep-wide names."""
+    spec, sw = swept
+    run = tmp_path / "part1"
+    assert main(sweep_argv(spec, run, "--part", "1/2", "--config.train.steps=10")) == 0
+    assert sorted(d for d in os.listdir(run) if d.startswith("member_")) == ["member_001"]
+    assert [r["member"] for r in csv.DictReader(open(run / "summary.csv"))] == ["member_001"]
+    assert int(load_run(run / "member_001")[2].step) == 10
 
 
 def test_experiment_without_sweep_and_another_sweeps_folder(tmp_path, swept, capsys):

@@ -51,7 +51,7 @@ def test_translate_folder_of_mixed_sizes(run_dir, tmp_path, capsys, mode):
     code, stdout, err = _ganjax(capsys, "translate", run_dir, "--input", tmp_path / "in", "--output", out,
                                 "--mode", mode)
     assert code == 0, err
-    assert f"wrote 5 image(s)" in stdout
+    assert "wrote 5 image(s)" in stdout
     if mode == "auto":  # crop 16: "wide" (37 px) and "tall" (41 px) are longer than 2 x 16
         assert "auto mode: tiled 2 image(s) longer than 2x the 16-px training crop, resized 3" in stdout
     for stem, size in sizes.items():

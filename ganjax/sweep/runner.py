@@ -153,16 +153,33 @@ def check_folder(workdir: str, members) -> tuple[str, dict | None]:
     return root, old
 
 
+def parse_part(part: str | None) -> tuple[int, int]:
+    """"K/N" → (K, N) with 0 <= K < N; None → (0, 1)."""
+    if part is None:
+        return 0, 1
+    k, _, n = str(part).partition("/")
+    if not (k.isdigit() and n.isdigit() and int(k) < int(n)):
+        raise UsageError(f"--part {part!r}: write K/N with 0 <= K < N (e.g. --part 0/4 on the first of 4 hosts)")
+    return int(k), int(n)
+
+
 # -- training --------------------------------------------------------------------------------------------
 def run_sweep(spec: str, workdir: str, overrides=(), stack: str = "auto", members_per_program: int | None = None,
-              devices: int = 1, best: str = "auto", evaluate: bool = False, progress: bool = True) -> dict:
-    """Train every member of `spec`'s sweep(add) in `workdir` (resuming), then write the summary."""
+              devices: int = 1, best: str = "auto", evaluate: bool = False, progress: bool = True,
+              part: str | None = None) -> dict:
+    """Train every member of `spec`'s sweep(add) in `workdir` (resuming), then write the summary.
+
+    part "K/N": only the members whose index is K modulo N (one host's share of a sweep spread over N
+    hosts, each with its own workdir); member names keep their sweep-wide numbers."""
     from ganjax.sweep import summary
 
     if best.partition(":")[2] not in ("", "min", "max"):
         raise UsageError(f"--best {best!r}: write METRIC, METRIC:min or METRIC:max")
+    k, n = parse_part(part)
     devs = check_devices(devices)
-    members = expand(spec, overrides)
+    members = [m for m in expand(spec, overrides) if m.index % n == k]
+    if not members:
+        raise UsageError(f"--part {part}: no member of this sweep has an index that is {k} modulo {n}")
     data_parallel = [m for m in members if m.cfg.get("mesh", {}).get("data", 1) != 1]
     if data_parallel:
         raise UsageError(f"{data_parallel[0].name} has mesh.data={data_parallel[0].cfg.mesh.data}: a sweep splits "
