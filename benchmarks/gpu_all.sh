@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Every GPU check of the throughput and sweep issues, one table last. The stages' limits add up to ~14 min,
-# more than one 10-minute device call; split them over two calls (the second run of 2026-11-27 took 215 s):
+# Every GPU check of the throughput and sweep issues, one table last. The stages' limits add up to ~18 min,
+# more than one 10-minute device call and more than a session's 15 device minutes; choose stages per call.
+# Not measured yet (2026-11-27): `parts` and `flags` (~6 min together) — run those first:
 #
+#   STAGES="parts flags" bash benchmarks/gpu_all.sh                                          # ~6 min
 #   STAGES="tests dcgan_b64 dcgan_b1024 upsample cyclegan sweep" bash benchmarks/gpu_all.sh   # ~8 min
-#   STAGES="cyclegan_bf16 dcgan_k upsample_1k parts" bash benchmarks/gpu_all.sh              # ~5 min
+#   STAGES="cyclegan_bf16 dcgan_k upsample_1k" bash benchmarks/gpu_all.sh                    # ~4 min (run 2 of
+#                                                                          2026-11-27 took 215 s)
 #   bash benchmarks/gpu_all.sh                 # all; results in $OUT (default benchmarks/results/gpu)
 #
 # Installs nothing heavy: it uses the machine's python3 with JAX (CUDA), Flax, Optax and PyTorch, and the
@@ -79,6 +82,24 @@ stage upsample_1k 55 $PY -m ganjax.cli bench dcgan --batch $B1K --dtype bfloat16
 # 9. where CycleGAN's step time goes: each part's forward + backward alone (the 3-channel convs, norms, pads)
 stage parts 90 $PY benchmarks/cyclegan_parts.py --batch 4 $([ "$SCALE" = 0 ] && echo "--size 32 --ngf 8")
 
+# 10. XLA GPU flags, each in its own process (flags are read at start-up), ganjax alone at K=1 where launch
+#     overheads show: command buffers off (default on), autotuning off (default level 4), latency-hiding
+#     scheduler on; rows (with their xla_flags) in $OUT/flags.jsonl, one line each in the table
+FLAG_SETS=("" "--xla_gpu_enable_command_buffer=" "--xla_gpu_autotune_level=0"
+           "--xla_gpu_enable_latency_hiding_scheduler=true")
+flags_stage() {  # all DCGAN rows first: a stage cut short keeps a complete comparison
+  for f in "${FLAG_SETS[@]}"; do
+    XLA_FLAGS="$f" $PY -m ganjax.cli bench dcgan --batch $B64 --dtype bfloat16 --width $W --upsample phase \
+      --steps-per-dispatch 1 --repeats 3 --out "$OUT/flags.jsonl"
+  done
+  for f in "${FLAG_SETS[@]}"; do
+    XLA_FLAGS="$f" $PY -m ganjax.cli bench cyclegan $CG --batch 1 --dtype float32 --steps-per-dispatch 1 \
+      --repeats 3 --out "$OUT/flags.jsonl"
+  done
+}
+export PY B64 W CG OUT
+stage flags 280 bash -c "$(declare -p FLAG_SETS); $(declare -f flags_stage); flags_stage"
+
 # one table of everything measured
 $PY - "$OUT" <<'EOF' | tee "$OUT/table.txt"
 import json, sys
@@ -92,6 +113,12 @@ try:
         print(f"sweep: {r['impl']:<36} {r['images_per_s']:9.1f} img/s  compile {r['compile_s']:.1f} s")
 except FileNotFoundError:
     print("sweep: no rows")
+try:
+    for r in map(json.loads, open(f"{sys.argv[1]}/flags.jsonl")):
+        print(f"flags: {r['model']:<8} batch {r['batch']:<4} {r['dtype']:<8} {r['images_per_s']:9.1f} img/s  "
+              f"XLA_FLAGS={r.get('xla_flags') or '(none)'}")
+except FileNotFoundError:
+    print("flags: no rows")
 EOF
 grep -A30 "^part " "$OUT/stages.log" | tee -a "$OUT/table.txt" || true
 if [ -s "$ROWS" ]; then JAX_PLATFORMS=cpu $PY benchmarks/flops_on_cpu.py "$ROWS" --out "$OUT/rows_flops.jsonl" \

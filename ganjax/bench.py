@@ -54,7 +54,8 @@ def device_info() -> dict:
     import jax
     d = jax.local_devices()[0]
     return {"backend": jax.default_backend(), "device": getattr(d, "device_kind", str(d)),
-            "cpu_count": os.cpu_count(), "host": platform.node(), "load_avg_1m": round(os.getloadavg()[0], 2)}
+            "cpu_count": os.cpu_count(), "host": platform.node(), "load_avg_1m": round(os.getloadavg()[0], 2),
+            "xla_flags": os.environ.get("XLA_FLAGS", "")}
 
 
 def peak_flops(device_kind: str, dtype: str) -> tuple[float | None, str]:
