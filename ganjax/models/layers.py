@@ -65,14 +65,38 @@ def conv_bias(norm: str) -> bool:
     return norm == "instance"
 
 
+class Conv(nn.Module):
+    """``nn.Conv`` for NHWC input with explicit padding — the same parameters (``kernel`` HWIO, ``bias``),
+    the same names (``Conv_N``) and the same initialisation — computed by ``cpu_conv`` (on XLA:CPU its
+    fast gradients, and per member under a sweep's vmap, the bias gradient included); lax elsewhere."""
+    features: int
+    kernel_size: tuple[int, int]
+    strides: tuple[int, int] = (1, 1)
+    padding: Any = ((0, 0), (0, 0))
+    use_bias: bool = True
+    dtype: Dtype = jnp.float32
+    param_dtype: Dtype = jnp.float32
+    kernel_init: Callable = init_normal_002
+    bias_init: Callable = nn.initializers.zeros
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        kernel = self.param("kernel", self.kernel_init, (*self.kernel_size, x.shape[-1], self.features),
+                            self.param_dtype)
+        bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
+        x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
+        y = cpu_conv.conv_general_dilated(x, kernel, self.strides, self.padding,
+                                          dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        if bias is None:
+            return y
+        return cpu_conv.bias_add(y, bias) if cpu_conv.active() else y + bias
+
+
 def conv(features: int, kernel: int, stride: int = 1, padding: int = 0, *,
-         use_bias: bool = True, dtype: Dtype = jnp.float32, name: str | None = None) -> nn.Conv:
+         use_bias: bool = True, dtype: Dtype = jnp.float32, name: str | None = None) -> Conv:
     """PyTorch-style ``Conv2d`` (zero padding ``padding`` on every side), N(0, 0.02) init."""
-    return nn.Conv(features, (kernel, kernel), strides=(stride, stride),
-                   padding=torch_padding(padding), use_bias=use_bias, dtype=dtype,
-                   param_dtype=jnp.float32, kernel_init=init_normal_002,
-                   bias_init=nn.initializers.zeros, name=name,
-                   conv_general_dilated=cpu_conv.conv_general_dilated)
+    return Conv(features, (kernel, kernel), strides=(stride, stride), padding=torch_padding(padding),
+                use_bias=use_bias, dtype=dtype, name=name)
 
 
 def conv_transpose(features: int, kernel: int, stride: int, padding: int,
@@ -121,6 +145,8 @@ class InstanceNorm(nn.Module):
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
+        if cpu_conv.active() and not self.affine and x.dtype == jnp.float32 and self.dtype in (None, jnp.float32):
+            return cpu_conv.instance_norm(x, self.epsilon)  # the same function, per member under vmap
         return nn.InstanceNorm(epsilon=self.epsilon, use_bias=self.affine,
                                use_scale=self.affine, dtype=self.dtype,
                                param_dtype=jnp.float32)(x)

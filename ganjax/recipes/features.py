@@ -8,7 +8,7 @@ module (an instance, or a class / zero-argument function returning one) whose pa
 ``Conv_0/kernel``, optionally under ``params/``). The user module gets images in [-1, 1] (NHWC) and is
 called as ``module.apply({"params": p}, x)``.
 
-``loss.feature_layers`` ("" = every ``nn.Conv``; "a,b" = the modules whose path or name is listed)
+``loss.feature_layers`` ("" = every convolution, ``nn.Conv`` or ``layers.Conv``; "a,b" = the modules whose path or name is listed)
 selects the captured activations, via Flax's ``capture_intermediates``.
 """
 from __future__ import annotations
@@ -21,6 +21,7 @@ import numpy as np
 from flax import traverse_util
 
 from ganjax.config import ConfigError
+from ganjax.models.layers import Conv
 
 
 def import_attr(spec: str):
@@ -73,7 +74,7 @@ class FeatureExtractor:
         if method != "__call__":
             return False
         if not self.layers:
-            return isinstance(mdl, nn.Conv)
+            return isinstance(mdl, (nn.Conv, Conv))
         path = "/".join(str(p) for p in mdl.scope.path) if mdl.scope is not None else ""
         return mdl.name in self.layers or path in self.layers
 
