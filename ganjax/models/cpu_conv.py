@@ -140,7 +140,7 @@ def per_member(fn, fold_first: bool):
 
 
 def per_member_tree(fn):
-    """fn(*pytrees) → pytree; under jax.vmap on XLA:CPU computed member by member (not differentiable).
+    """fn(*pytrees) → pytree; under jax.vmap on XLA:CPU computed member by member (per_member on the leaves).
 
     For the optimizer update of a sweep (train/steps.py): XLA's algebraic simplifier rewrites Adam's
     `m / (1 − b1ᵗ) / (√v̂ + ε)` one way when 1 − b1ᵗ is a scalar (one run) and another when it is a
@@ -153,15 +153,7 @@ def per_member_tree(fn):
         leaves, treedef = jax.tree_util.tree_flatten(trees)
         out_tree = jax.tree_util.tree_structure(jax.eval_shape(fn, *trees))
         flat = lambda *xs: jax.tree_util.tree_leaves(fn(*jax.tree_util.tree_unflatten(treedef, list(xs))))
-        f = custom_vmap(flat)
-
-        @f.def_vmap
-        def rule(axis_size, in_batched, *args):
-            outs = [f(*(a[i] if b else a for a, b in zip(args, in_batched))) for i in range(axis_size)]
-            out = [jnp.stack(o) for o in zip(*outs)]
-            return out, [True] * len(out)
-
-        return jax.tree_util.tree_unflatten(out_tree, f(*leaves))
+        return jax.tree_util.tree_unflatten(out_tree, per_member(flat, fold_first=False)(*leaves))
     return call
 
 
@@ -283,13 +275,17 @@ def _member_channel_sum():
 
 
 @jax.custom_vjp
-def bias_add(y, b):
-    """y + b over the last axis; under jax.vmap on XLA:CPU b's gradient (a sum over all other axes) is
-    reduced per member, as the member alone reduces it."""
+def _bias_add(y, b):
     return y + b
 
 
-bias_add.defvjp(lambda y, b: (y + b, None), lambda _, dy: (dy, _member_channel_sum()(dy)))
+_bias_add.defvjp(lambda y, b: (y + b, None), lambda _, dy: (dy, _member_channel_sum()(dy)))
+
+
+def bias_add(y, b):
+    """y + b over the last axis; under jax.vmap on XLA:CPU b's gradient (a sum over all other axes) is
+    reduced per member, as the member alone reduces it."""
+    return _bias_add(y, b) if active() else y + b
 
 
 def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None, **kwargs):

@@ -87,9 +87,7 @@ class Conv(nn.Module):
         x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
         y = cpu_conv.conv_general_dilated(x, kernel, self.strides, self.padding,
                                           dimension_numbers=("NHWC", "HWIO", "NHWC"))
-        if bias is None:
-            return y
-        return cpu_conv.bias_add(y, bias) if cpu_conv.active() else y + bias
+        return y if bias is None else cpu_conv.bias_add(y, bias)
 
 
 def conv(features: int, kernel: int, stride: int = 1, padding: int = 0, *,
