@@ -26,6 +26,9 @@ import sys
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # leave GPU memory to torch too
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from ganjax import xla_flags  # noqa: E402
+
+xla_flags.apply()  # the GPU defaults `ganjax` sets (ganjax/xla_flags.py)
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 

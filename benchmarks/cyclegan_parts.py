@@ -18,10 +18,12 @@ import statistics
 import sys
 import time
 
-import jax
-import jax.numpy as jnp
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from ganjax import xla_flags  # noqa: E402
+
+xla_flags.apply()  # the GPU defaults `ganjax` sets (ganjax/xla_flags.py)
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
 
 from ganjax.models.layers import ReflectPad, conv, conv_transpose, norm_layer  # noqa: E402
 from ganjax.models.patchgan import NLayerDiscriminator  # noqa: E402
@@ -79,6 +81,23 @@ def parts(size: int, batch: int, dt, ngf: int = 64):
         def __call__(self, x):
             return nn.relu(norm_layer("instance", dt)(x))
 
+    class Block(nn.Module):  # a ResNet block with one ingredient taken out (ablation)
+        pad: str = "reflect"
+        norm: str = "fused"  # fused (ganjax's layers.instance_norm) | flax (nn.InstanceNorm, autodiff) | none
+
+        @nn.compact
+        def __call__(self, x):
+            h = x
+            for i in range(2):
+                h = ReflectPad(1)(h) if self.pad == "reflect" else h
+                h = conv(4 * ngf, 3, padding=0 if self.pad == "reflect" else 1, dtype=dt)(h)
+                if self.norm == "flax":
+                    h = nn.InstanceNorm(use_bias=False, use_scale=False, dtype=dt)(h)
+                elif self.norm == "fused":
+                    h = norm_layer("instance", dt)(h)
+                h = nn.relu(h) if i == 0 else h
+            return x + h
+
     class Up(nn.Module):
         phase: bool = False
 
@@ -96,11 +115,55 @@ def parts(size: int, batch: int, dt, ngf: int = 64):
         ("G head 7x7 → 3 ch", Last(3), half, stem),
         ("G head 7x7 → 8 ch (3 used)", Last(8), half, stem),
         ("ResNet block (4ngf at size/4)", ResnetBlock(4 * ngf, dtype=dt), feat, 2 * g(q * q * 16 * ngf * ngf * 9)),
+        ("ResNet block without reflect pad (zeros)", Block(pad="zeros"), feat, 2 * g(q * q * 16 * ngf * ngf * 9)),
+        ("ResNet block without instance norm", Block(norm="none"), feat, 2 * g(q * q * 16 * ngf * ngf * 9)),
+        ("ResNet block, flax InstanceNorm (autodiff)", Block(norm="flax"), feat, 2 * g(q * q * 16 * ngf * ngf * 9)),
         ("instance norm + ReLU (4ngf at size/4)", NormRelu(), feat, None),
         ("reflection pad 1 (4ngf at size/4)", ReflectPad(1), feat, None),
         ("conv_transpose 4ngf → 2ngf", Up(False), feat, g(q * q * 8 * ngf * ngf * 9)),
         ("phase conv_transpose 4ngf → 2ngf", Up(True), feat, g(q * q * 8 * ngf * ngf * 9)),
     ]
+
+
+def torch_parts(size: int, batch: int, ngf: int) -> dict:
+    """{part label: (torch module, NCHW input)} of the twin (benchmarks/torch_twin_cyclegan.py), on CUDA."""
+    import torch
+    from torch import nn
+    from torch_twin_cyclegan import NLayerDiscriminator, ResnetBlock, ResnetGenerator
+
+    q, dev = size // 4, "cuda" if torch.cuda.is_available() else "cpu"
+    img, feat = torch.randn(batch, 3, size, size, device=dev), torch.randn(batch, 4 * ngf, q, q, device=dev)
+    up = nn.ConvTranspose2d(4 * ngf, 2 * ngf, 3, 2, 1, output_padding=1)
+    return {k: (m.to(dev), x.requires_grad_()) for k, (m, x) in {
+        "G ResNet-9, whole": (ResnetGenerator(ngf, 9), img),
+        "D PatchGAN 70x70, whole": (NLayerDiscriminator(ngf), img),
+        "ResNet block (4ngf at size/4)": (ResnetBlock(4 * ngf), feat),
+        "instance norm + ReLU (4ngf at size/4)": (nn.Sequential(nn.InstanceNorm2d(4 * ngf), nn.ReLU()), feat),
+        "reflection pad 1 (4ngf at size/4)": (nn.ReflectionPad2d(1), feat),
+        "conv_transpose 4ngf → 2ngf": (up, feat)}.items()}
+
+
+def torch_timed(module, x, reps: int = 5, min_s: float = 0.2) -> float:
+    """Median ms of the eager forward + backward of sum(module(x)) (w.r.t. parameters and input)."""
+    import torch
+    sync = torch.cuda.synchronize if x.is_cuda else (lambda: None)
+
+    def once():
+        module(x).float().sum().backward()
+    once()
+    sync()
+    t0 = time.perf_counter()
+    once()
+    sync()
+    n = max(1, int(min_s / max(time.perf_counter() - t0, 1e-6)))
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            once()
+        sync()
+        times.append((time.perf_counter() - t0) / n)
+    return 1e3 * statistics.median(times)
 
 
 def main(argv=None):
@@ -109,20 +172,30 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--dtype", default="bfloat16,float32")
     p.add_argument("--ngf", type=int, default=64 if jax.default_backend() != "cpu" else 8)
+    p.add_argument("--only", default="", help="comma-separated substrings: time only the parts named so")
+    p.add_argument("--torch", action="store_true", help="time the PyTorch twin's parts too (fp32, eager)")
     args = p.parse_args(argv)
+    twin = {}
+    if args.torch:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        twin = {k: torch_timed(m, x) for k, (m, x) in torch_parts(args.size, args.batch, args.ngf).items()
+                if not args.only or any(o.strip() in k for o in args.only.split(","))}
     dev = jax.devices()[0]
     print(f"{getattr(dev, 'device_kind', dev)}; size {args.size}, batch {args.batch}, ngf {args.ngf}")
-    print(f"{'part':<40} {'dtype':>9} {'ms':>9} {'compile s':>9} {'TFLOP/s':>8}")
+    print(f"{'part':<40} {'dtype':>9} {'ms':>9} {'compile s':>9} {'TFLOP/s':>8} {'torch fp32 ms':>13}")
     for name in args.dtype.split(","):
         dt = jnp.dtype(name)
         for label, module, x, gflop_fwd in parts(args.size, args.batch, dt, args.ngf):
+            if args.only and not any(o.strip() in label for o in args.only.split(",")):
+                continue
             try:
                 ms, comp = timed(module, x)
             except Exception as e:  # noqa: BLE001 - report and go on
                 print(f"{label:<40} {name:>9} failed: {type(e).__name__}: {str(e)[:80]}")
                 continue
-            rate = f"{3 * gflop_fwd / ms:8.3g}" if gflop_fwd else ""  # GFLOP / ms = TFLOP/s
-            print(f"{label:<40} {name:>9} {ms:9.3f} {comp:9.1f} {rate}", flush=True)
+            rate = f"{3 * gflop_fwd / ms:.3g}" if gflop_fwd else ""  # GFLOP / ms = TFLOP/s
+            tms = f"{twin[label]:13.3f}" if label in twin else ""
+            print(f"{label:<40} {name:>9} {ms:9.3f} {comp:9.1f} {rate:>8} {tms}", flush=True)
 
 
 if __name__ == "__main__":

@@ -64,14 +64,14 @@ stage dcgan_b1024 120 $CMP --model dcgan --batch $B1K --dtype bfloat16,float32 -
 stage upsample 50 $PY -m ganjax.cli bench dcgan --batch $B64,$B1K --dtype bfloat16 --width $W \
   --upsample conv_transpose,subpixel --steps-per-dispatch 1 --repeats 3 --out $ROWS
 # 5. CycleGAN (ResNet-9, 70x70 PatchGAN) at 256x256, batch 1 and 4, vs PyTorch eager fp32
-stage cyclegan 120 $CMP --model cyclegan $CG --batch 1,4 --dtype float32 --upsample conv_transpose \
+stage cyclegan 120 $CMP --model cyclegan $CG --batch 1,4 --dtype float32 --upsample phase \
   --steps-per-dispatch 1 --torch-modes eager
 # 6. 16 DCGAN members in one vmapped program vs one after another (the sweep issue)
 stage sweep 50 $PY benchmarks/sweep_bench.py $SW --repeats 3 --out "$OUT/sweep.jsonl"
 # 7. ganjax bf16 (float32 master weights) against PyTorch's default, eager fp32: CycleGAN, and DCGAN b64
 #    with more steps per dispatch
 stage cyclegan_bf16 140 $CMP --model cyclegan $CG --batch 1,4 --dtype bfloat16 --torch-dtype float32 \
-  --upsample conv_transpose --steps-per-dispatch 1 --torch-modes eager
+  --upsample phase --steps-per-dispatch 1 --torch-modes eager
 stage dcgan_k 55 $CMP --model dcgan --batch $B64 --dtype bfloat16 --torch-dtype float32 --upsample phase \
   --steps-per-dispatch 20,100 --torch-modes eager
 
@@ -80,7 +80,11 @@ stage upsample_1k 55 $PY -m ganjax.cli bench dcgan --batch $B1K --dtype bfloat16
   --upsample conv_transpose,subpixel --steps-per-dispatch 1 --repeats 3 --out $ROWS
 
 # 9. where CycleGAN's step time goes: each part's forward + backward alone (the 3-channel convs, norms, pads)
-stage parts 90 $PY benchmarks/cyclegan_parts.py --batch 4 $([ "$SCALE" = 0 ] && echo "--size 32 --ngf 8")
+stage parts 120 $PY benchmarks/cyclegan_parts.py --batch 4 --dtype float32,bfloat16 --torch \
+  $([ "$SCALE" = 0 ] && echo "--size 32 --ngf 8")
+# 9b. kernel by kernel, the whole CycleGAN b4 step: ganjax fp32 and the PyTorch twin, then ganjax bf16
+stage profile 170 bash -c "$PY benchmarks/profile_step.py --model cyclegan $CG --batch 4 --dtype float32 \
+  --torch --top 25 && $PY benchmarks/profile_step.py --model cyclegan $CG --batch 4 --dtype bfloat16 --top 25"
 
 # 10. XLA GPU flags, each in its own process (flags are read at start-up), ganjax alone at K=1 where launch
 #     overheads show: command buffers off (default on), autotuning off (default level 4), latency-hiding
@@ -98,7 +102,18 @@ flags_stage() {  # all DCGAN rows first: a stage cut short keeps a complete comp
   done
 }
 export PY B64 W CG OUT
-stage flags 280 bash -c "$(declare -p FLAG_SETS); $(declare -f flags_stage); flags_stage"
+stage flags ${FLAGS_LIMIT:-280} bash -c "$(declare -p FLAG_SETS); $(declare -f flags_stage); flags_stage"
+
+# 11. the latency-hiding scheduler (stage flags: DCGAN b64 bf16 K=1 ran 1.50x faster with it), against
+#     PyTorch eager fp32 in the same process; rows (with their xla_flags) in $OUT/flags.jsonl
+LHS=--xla_gpu_enable_latency_hiding_scheduler=true
+XLA_FLAGS=$LHS stage lhs_dcgan 70 $CMP --model dcgan --batch $B64 --dtype bfloat16 --torch-dtype float32 \
+  --upsample phase --steps-per-dispatch 1,$K --torch-modes eager --out "$OUT/flags.jsonl"
+XLA_FLAGS=$LHS stage lhs_cyclegan 70 $PY -m ganjax.cli bench cyclegan $CG --batch 4 --dtype bfloat16 \
+  --steps-per-dispatch 1 --repeats 3 --out "$OUT/flags.jsonl"
+# 12. the ResNet block with instance norm fused (layers.instance_norm) vs flax's autodiff, and the twin's
+stage parts_norm 50 $PY benchmarks/cyclegan_parts.py --batch 4 --dtype bfloat16 --only "ResNet block,instance norm" \
+  --torch $([ "$SCALE" = 0 ] && echo "--size 32 --ngf 8")
 
 # one table of everything measured
 $PY - "$OUT" <<'EOF' | tee "$OUT/table.txt"
@@ -115,11 +130,13 @@ except FileNotFoundError:
     print("sweep: no rows")
 try:
     for r in map(json.loads, open(f"{sys.argv[1]}/flags.jsonl")):
-        print(f"flags: {r['model']:<8} batch {r['batch']:<4} {r['dtype']:<8} {r['images_per_s']:9.1f} img/s  "
+        print(f"flags: {r['impl']:<11} {r['model']:<8} batch {r['batch']:<4} k {r['k']:<3} {r['dtype']:<8} "
+              f"{r['images_per_s']:9.1f} img/s  "
               f"XLA_FLAGS={r.get('xla_flags') or '(none)'}")
 except FileNotFoundError:
     print("flags: no rows")
 EOF
 grep -A30 "^part " "$OUT/stages.log" | tee -a "$OUT/table.txt" || true
+grep -A45 "^## " "$OUT/stages.log" | grep -v "^==" >> "$OUT/table.txt" || true  # profiles (stage profile)
 if [ -s "$ROWS" ]; then JAX_PLATFORMS=cpu $PY benchmarks/flops_on_cpu.py "$ROWS" --out "$OUT/rows_flops.jsonl" \
   2>/dev/null | tee -a "$OUT/table.txt"; fi  # FLOPs counted on the CPU: GPU cost analysis misses cuDNN

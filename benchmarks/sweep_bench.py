@@ -17,10 +17,13 @@ import os
 import sys
 import time
 
-import jax
+import jax  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from ganjax import xla_flags  # noqa: E402
+
+xla_flags.apply()  # the GPU defaults `ganjax` sets (ganjax/xla_flags.py), before JAX starts a backend
 
 from ganjax import config, recipes  # noqa: E402
 from ganjax.bench import device_info, measure, write_jsonl  # noqa: E402

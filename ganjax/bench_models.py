@@ -36,7 +36,7 @@ def dcgan_setup(batch: int, dtype: str, upsample: str, width: int, n_images: int
     return recipe, {"images": images}
 
 
-def cyclegan_setup(batch: int, dtype: str, size: int, upsample: str = "conv_transpose", ngf: int = 64,
+def cyclegan_setup(batch: int, dtype: str, size: int, upsample: str = "phase", ngf: int = 64,
                    n_blocks: int = 9, n_images: int = 8):
     """CycleGAN (ResNet generators, 70x70 PatchGANs, LSGAN, pool 50) on synthetic uint8 size² images."""
     from ganjax.recipes.translation import CycleGAN

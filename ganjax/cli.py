@@ -244,6 +244,8 @@ def _show_warning(message, category, filename, lineno, file=None, line=None, _de
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from ganjax import xla_flags
+    xla_flags.apply()  # before JAX starts a backend (see ganjax/xla_flags.py for what and why)
     import logging
     logging.getLogger("absl").setLevel(logging.ERROR)  # orbax's notes on read-only managers etc.
     try:

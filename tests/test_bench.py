@@ -1,5 +1,6 @@
 """`ganjax bench`: runs a tiny configuration and appends a JSON line with the documented fields."""
 import json
+import os
 
 import pytest
 
@@ -88,3 +89,19 @@ def test_flops_count_one_step_and_fill_rows_measured_elsewhere(tmp_path, capsys,
     assert filled["flops_per_image"] == pytest.approx(one["flops_per_image"], rel=1e-6)
     assert filled["frac_peak"] == pytest.approx(one["flops_per_image"] * one["images_per_s"] / 800e12)
     assert cpu_conv.ENABLED is False  # restored to what it was
+
+
+def test_xla_flag_defaults_respect_what_the_user_set(monkeypatch):
+    """ganjax/xla_flags.py adds its GPU defaults to XLA_FLAGS once, never overrides a flag the user named,
+    and sets nothing with GANJAX_XLA_DEFAULTS=0."""
+    from ganjax import xla_flags
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
+    monkeypatch.delenv("GANJAX_XLA_DEFAULTS", raising=False)
+    assert xla_flags.apply() == list(xla_flags.DEFAULTS)
+    assert os.environ["XLA_FLAGS"].split() == ["--xla_force_host_platform_device_count=2", *xla_flags.DEFAULTS]
+    assert xla_flags.apply() == []  # idempotent
+    monkeypatch.setenv("XLA_FLAGS", "--xla_gpu_enable_latency_hiding_scheduler=false")
+    assert xla_flags.apply() == [] and os.environ["XLA_FLAGS"] == "--xla_gpu_enable_latency_hiding_scheduler=false"
+    monkeypatch.setenv("XLA_FLAGS", "")
+    monkeypatch.setenv("GANJAX_XLA_DEFAULTS", "0")
+    assert xla_flags.apply() == [] and os.environ["XLA_FLAGS"] == ""

@@ -136,3 +136,21 @@ def test_disk_full_keeps_previous_checkpoint(tmp_path, monkeypatch, capsys):
     monkeypatch.undo()
     assert sorted(os.listdir(run / "checkpoints")) == saved
     assert int(load_run(run)[2].step) == 10
+
+
+def test_old_checkpoints_are_deleted_atomically(tmp_path):
+    """keep=2: old steps go through the trash folder (one rename, then removal), so a kill while deleting can
+    leave debris only there, never a half-deleted step that lists as a checkpoint; the debris is removed
+    when the folder is next opened."""
+    from ganjax.checkpoint import TRASH
+    state = {"w": jnp.arange(1000.0), "step": jnp.int32(0)}
+    c = Checkpoints(str(tmp_path), keep=2)
+    for step in range(1, 5):
+        c.save(step, {**state, "step": jnp.int32(step)})
+    c.close()
+    assert sorted(os.listdir(tmp_path)) == ["3", "4"]
+    (tmp_path / TRASH / "2" / "ocdbt.process_0").mkdir(parents=True)  # what a kill mid-deletion leaves
+    c = Checkpoints(str(tmp_path), keep=2)
+    assert c.all_steps() == [3, 4] and not (tmp_path / TRASH).exists()
+    assert int(c.restore(jax.eval_shape(lambda: state), 3)["step"]) == 3
+    c.close()

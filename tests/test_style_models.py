@@ -6,6 +6,7 @@ forward passes use tiny widths and sizes.
 
 import math
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -139,6 +140,26 @@ def test_instance_norm_is_per_example_and_per_channel():
     np.testing.assert_allclose(y.var(axis=(1, 2)), 1.0, rtol=1e-3)
     y_other = norm.apply(variables, x.at[1:].set(100.0 * x[1:] - 7))
     np.testing.assert_allclose(y_other[0], y[0], atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_fused_instance_norm_equals_flax_values_and_gradients(dtype):
+    """layers.instance_norm (the closed-form gradient used off XLA:CPU) computes flax's nn.InstanceNorm and
+    its autodiff gradient: float32 to 1e-5, bfloat16 to bf16's rounding."""
+    from ganjax.models.layers import instance_norm
+    dt = jnp.dtype(dtype)
+    x = (jax.random.normal(jax.random.key(0), (2, 6, 5, 3)) * 3 + 1).astype(dt)
+    w = jax.random.normal(jax.random.key(1), x.shape)  # a loss that weights every output differently
+    flax_norm = nn.InstanceNorm(epsilon=1e-5, use_bias=False, use_scale=False, dtype=dt)
+    loss_ref = lambda x: jnp.sum(flax_norm.apply({}, x).astype(jnp.float32) * w)
+    loss = lambda x: jnp.sum(instance_norm(x, 1e-5, dt).astype(jnp.float32) * w)
+    tol = 1e-5 if dtype == "float32" else 2e-2
+    np.testing.assert_allclose(loss(x), loss_ref(x), rtol=tol, atol=tol * 30)
+    g, g_ref = jax.grad(loss)(x), jax.grad(loss_ref)(x)
+    assert g.dtype == dt
+    np.testing.assert_allclose(np.asarray(g, np.float32), np.asarray(g_ref, np.float32), rtol=tol, atol=tol)
+    y = instance_norm(x, 1e-5, dt)
+    assert y.dtype == dt and abs(float(jnp.mean(y.astype(jnp.float32)))) < 1e-2
 
 
 def test_norm_layer_rejects_unknown_kind():

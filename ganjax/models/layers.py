@@ -16,6 +16,7 @@ parameters are always stored in float32. All tensors are NHWC.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 import flax.linen as nn
@@ -129,12 +130,46 @@ class ReflectPad(nn.Module):
         return jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)), mode="reflect")
 
 
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2))
+def instance_norm(x: Array, eps: float = 1e-5, out_dtype: Dtype = None) -> Array:
+    """(x − mean) / √(var + eps) over H and W of NHWC x, per example and channel (no affine): flax's
+    ``nn.InstanceNorm`` (fast variance, statistics in float32), with a fused gradient.
+
+    Autodiff of the forward formula leaves XLA a chain of reductions and elementwise passes; the closed form
+    dx = inv · (g − mean(g) − x̂ · mean(g · x̂)) is one pass of two reductions (reading g and x) and one
+    elementwise pass. Saves x (in its own dtype) and two float32 numbers per channel, recomputes x̂ in the
+    backward fusion. On one H100 a ResNet block (256 channels at 64², batch 4) spent 0.28 ms of 0.60 in its two
+    norms under autodiff in bf16 (benchmarks/cyclegan_parts.py)."""
+    return _in_fwd(x, eps, out_dtype)[0]
+
+
+def _in_fwd(x, eps, out_dtype):
+    xf = x.astype(jnp.float32)
+    mean = jnp.mean(xf, axis=(1, 2), keepdims=True)
+    var = jnp.maximum(jnp.mean(xf * xf, axis=(1, 2), keepdims=True) - mean * mean, 0.0)
+    inv = jax.lax.rsqrt(var + eps)
+    return ((xf - mean) * inv).astype(out_dtype or x.dtype), (x, mean, inv)
+
+
+def _in_bwd(eps, out_dtype, res, dy):
+    x, mean, inv = res
+    xhat = (x.astype(jnp.float32) - mean) * inv
+    g = dy.astype(jnp.float32)
+    mg = jnp.mean(g, axis=(1, 2), keepdims=True)
+    mgx = jnp.mean(g * xhat, axis=(1, 2), keepdims=True)
+    return ((inv * (g - mg - xhat * mgx)).astype(x.dtype),)
+
+
+instance_norm.defvjp(_in_fwd, _in_bwd)
+
+
 class InstanceNorm(nn.Module):
     """Instance norm over H and W, separately for each example and channel.
 
     ``affine=False`` (default) matches PyTorch's ``InstanceNorm2d`` as used by
     the reference; ``affine=True`` adds a learned per-channel scale and bias.
-    Statistics are reduced in float32 even when ``dtype`` is bfloat16.
+    Statistics are reduced in float32 even when ``dtype`` is bfloat16. Without affine parameters it is
+    ``instance_norm`` (fused gradient); on XLA:CPU in float32, ``cpu_conv.instance_norm`` (per sweep member).
     """
 
     affine: bool = False
@@ -145,6 +180,8 @@ class InstanceNorm(nn.Module):
     def __call__(self, x: Array) -> Array:
         if cpu_conv.active() and not self.affine and x.dtype == jnp.float32 and self.dtype in (None, jnp.float32):
             return cpu_conv.instance_norm(x, self.epsilon)  # the same function, per member under vmap
+        if not self.affine:
+            return instance_norm(x, float(self.epsilon), None if self.dtype is None else jnp.dtype(self.dtype))
         return nn.InstanceNorm(epsilon=self.epsilon, use_bias=self.affine,
                                use_scale=self.affine, dtype=self.dtype,
                                param_dtype=jnp.float32)(x)
