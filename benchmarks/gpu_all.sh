@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Every GPU check of the throughput and sweep issues, one table last. The stages' limits add up to ~18 min,
-# more than one 10-minute device call and more than a session's 15 device minutes; choose stages per call.
-# Not measured yet (2026-11-27): `parts` and `flags` (~6 min together) — run those first:
+# Every GPU check of the throughput and sweep issues, one table last. With no STAGES it runs the rows of
+# the README's GPU goals table, in one device call (~7 min on an H100: DCGAN b64 and b1024 against PyTorch
+# eager and torch.compile, CycleGAN 256² b1 and b4 bf16 and fp32 against PyTorch eager fp32):
 #
-#   STAGES="parts flags" bash benchmarks/gpu_all.sh                                          # ~6 min
-#   STAGES="tests dcgan_b64 dcgan_b1024 upsample cyclegan sweep" bash benchmarks/gpu_all.sh   # ~8 min
-#   STAGES="cyclegan_bf16 dcgan_k upsample_1k" bash benchmarks/gpu_all.sh                    # ~4 min (run 2 of
-#                                                                          2026-11-27 took 215 s)
-#   bash benchmarks/gpu_all.sh                 # all; results in $OUT (default benchmarks/results/gpu)
+#   bash benchmarks/gpu_all.sh                                   # the goals (results in $OUT, default
+#                                                                #   benchmarks/results/gpu)
+#   STAGES="parts profile flags" FLAGS_LIMIT=110 bash benchmarks/gpu_all.sh   # where time goes (411 s, run 3)
+#   STAGES="tests upsample sweep dcgan_k upsample_1k" bash benchmarks/gpu_all.sh
+#   STAGES=all bash benchmarks/gpu_all.sh     # every stage: ~20 min, more than one 10-minute call
 #
 # Installs nothing heavy: it uses the machine's python3 with JAX (CUDA), Flax, Optax and PyTorch, and the
 # repository on PYTHONPATH (no pip install -e). ml_collections (pure Python, ganjax's config library) is
@@ -34,7 +34,8 @@ optax.__version__, jax.devices(), 'default_matmul_precision', jax.config.jax_def
 '| torch', torch.__version__, 'cudnn.allow_tf32', torch.backends.cudnn.allow_tf32)"; } 2>&1 | tee "$OUT/device.txt"
 ROWS="$OUT/rows.jsonl"
 
-STAGES=${STAGES:-all}  # e.g. STAGES="cyclegan_bf16 dcgan_k": only these stages
+STAGES=${STAGES:-goals}  # e.g. STAGES="cyclegan_bf16 dcgan_k": only these stages; all: every stage
+[ "$STAGES" = goals ] && STAGES="dcgan_b64 dcgan_b1024 cyclegan_bf16 cyclegan"
 stage() {  # stage NAME SECONDS COMMAND...: run with a limit, log appended to $OUT/stages.log
   local name=$1 limit=$2; shift 2
   [ "$STAGES" = all ] || [[ " $STAGES " == *" $name "* ]] || return 0
@@ -58,7 +59,7 @@ NVIDIA_TF32_OVERRIDE=0 stage tests 45 $PY -m pytest -q -x -p no:cacheprovider te
 stage dcgan_b64 90 $CMP --model dcgan --batch $B64 --dtype float32,bfloat16 --upsample phase \
   --steps-per-dispatch 1,$K --torch-modes eager
 # 3. batch 1024: vs PyTorch eager and torch.compile (the best PyTorch variant), bf16 first
-stage dcgan_b1024 120 $CMP --model dcgan --batch $B1K --dtype bfloat16,float32 --upsample phase \
+stage dcgan_b1024 120 $CMP --model dcgan --batch $B1K --dtype bfloat16 --upsample phase \
   --steps-per-dispatch 1,4 --torch-modes eager,compile
 # 4. upsampling variants, ganjax alone: the article's transposed conv as XLA/cuDNN runs it, phase, sub-pixel
 stage upsample 50 $PY -m ganjax.cli bench dcgan --batch $B64,$B1K --dtype bfloat16 --width $W \
