@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # leave GPU memory to torch too
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -86,10 +87,10 @@ def run_config(args, batch, dtype, variant, info):
             runners.append(TorchRunner(twin, mode, {**label, "dtype": args.torch_dtype or dtype},
                                        runners[0].flops_per_image))
         except Exception as e:  # noqa: BLE001 - torch.compile may fail on a platform: report, go on
-            rows.append(failed_row(f"torch-{mode}", label, batch, info, e))
+            rows.append(failed_row(f"torch-{mode}", label, batch, info, e))  # no group: no ratio
     timings = bench.measure(runners, args.repeats, args.warmup, args.iters,
                             target_block_s=1.0 if info["backend"] == "cpu" else 0.3)
-    load = {"load_avg_1m": round(os.getloadavg()[0], 2)}
+    load = {"load_avg_1m": round(os.getloadavg()[0], 2), "group": f"{os.getpid()}-{time.time_ns()}"}
     return [bench.make_row(r, t, {**info, **load}) for r, t in zip(runners, timings)] + rows
 
 

@@ -204,14 +204,16 @@ def format_table(rows: list[dict], ratio_to: str | None = None) -> str:
     "× torch fp32" ÷ torch-eager float32's in the same model, variant and batch (when measured)."""
     cols = ["impl", "model", "variant", "dtype", "batch", "k", "img/s", "step ms", "compile s", "peak MiB",
             "step MiB", "GFLOP/img", "% peak"] + (["ratio", "× torch fp32"] if ratio_to else [])
-    key = lambda r: (r["model"], r["variant"], r["dtype"], r["batch"])
+    # rows timed together (compare_torch's "group": one process, one configuration) compare only with each
+    # other, so a table of several runs never divides by another run's PyTorch row
+    key = lambda r: (r.get("group"), r["model"], r["variant"], r["dtype"], r["batch"])
     base = {key(r): r["images_per_s"] for r in rows if ratio_to and r["impl"] == ratio_to}
-    fp32 = {key(r)[:2] + key(r)[3:]: r["images_per_s"] for r in rows
+    fp32 = {key(r)[:3] + key(r)[4:]: r["images_per_s"] for r in rows
             if ratio_to and r["impl"] == "torch-eager" and r["dtype"] == "float32"}
     lines = []
     for r in rows:
         fpi, ref, ips = r.get("flops_per_image"), base.get(key(r)), r["images_per_s"]
-        ref32 = fp32.get(key(r)[:2] + key(r)[3:])
+        ref32 = fp32.get(key(r)[:3] + key(r)[4:])
         mem, smem = r["peak_mem_bytes"], r.get("step_mem_bytes")
         line = [r["impl"], r["model"], r["variant"], r["dtype"], str(r["batch"]), str(r["k"]),
                 _fmt(ips, ".1f" if ips >= 10 else ".3g") if ips else "failed", _fmt(r["step_ms"], ".1f"),

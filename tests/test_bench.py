@@ -63,6 +63,13 @@ def test_table_ratio_to_torch_eager():
     text = bench.format_table([{**row, "impl": "ganjax", "dtype": "bfloat16", "images_per_s": 90.0},
                                {**row, "impl": "torch-eager", "images_per_s": 20.0}], ratio_to="torch-eager")
     assert text.splitlines()[2].split()[-1] == "4.50"
+    # two runs of the same configuration in one table: each ganjax row against its own run's twin
+    text = bench.format_table([{**row, "group": "a", "impl": "ganjax", "images_per_s": 30.0},
+                               {**row, "group": "a", "impl": "torch-eager", "images_per_s": 20.0},
+                               {**row, "group": "b", "impl": "ganjax", "images_per_s": 30.0},
+                               {**row, "group": "b", "impl": "torch-eager", "images_per_s": 10.0}],
+                              ratio_to="torch-eager")
+    assert [line.split()[-2] for line in text.splitlines()[2:]] == ["1.50", "1.00", "3.00", "1.00"]
 
 
 def test_flops_count_one_step_and_fill_rows_measured_elsewhere(tmp_path, capsys, monkeypatch):
