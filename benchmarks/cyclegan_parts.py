@@ -25,7 +25,7 @@ xla_flags.apply()  # the GPU defaults `ganjax` sets (ganjax/xla_flags.py)
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-from ganjax.models.layers import ReflectPad, conv, conv_transpose, norm_layer  # noqa: E402
+from ganjax.models.layers import ReflectPad, conv, conv_transpose, instance_norm, norm_layer  # noqa: E402
 from ganjax.models.patchgan import NLayerDiscriminator  # noqa: E402
 from ganjax.models.resnet_gen import ResnetBlock, ResnetGenerator  # noqa: E402
 
@@ -83,7 +83,8 @@ def parts(size: int, batch: int, dt, ngf: int = 64):
 
     class Block(nn.Module):  # a ResNet block with one ingredient taken out (ablation)
         pad: str = "reflect"
-        norm: str = "fused"  # fused (ganjax's layers.instance_norm) | flax (nn.InstanceNorm, autodiff) | none
+        norm: str = "fused"  # fused (ganjax's layers.instance_norm) | split (the same, reductions in 2 stages)
+        #                      | flax (nn.InstanceNorm, autodiff) | none
 
         @nn.compact
         def __call__(self, x):
@@ -93,6 +94,8 @@ def parts(size: int, batch: int, dt, ngf: int = 64):
                 h = conv(4 * ngf, 3, padding=0 if self.pad == "reflect" else 1, dtype=dt)(h)
                 if self.norm == "flax":
                     h = nn.InstanceNorm(use_bias=False, use_scale=False, dtype=dt)(h)
+                elif self.norm == "split":
+                    h = instance_norm(h, 1e-5, dt, split=8)
                 elif self.norm == "fused":
                     h = norm_layer("instance", dt)(h)
                 h = nn.relu(h) if i == 0 else h
@@ -118,6 +121,7 @@ def parts(size: int, batch: int, dt, ngf: int = 64):
         ("ResNet block without reflect pad (zeros)", Block(pad="zeros"), feat, 2 * g(q * q * 16 * ngf * ngf * 9)),
         ("ResNet block without instance norm", Block(norm="none"), feat, 2 * g(q * q * 16 * ngf * ngf * 9)),
         ("ResNet block, flax InstanceNorm (autodiff)", Block(norm="flax"), feat, 2 * g(q * q * 16 * ngf * ngf * 9)),
+        ("ResNet block, norm reductions split in 8", Block(norm="split"), feat, 2 * g(q * q * 16 * ngf * ngf * 9)),
         ("instance norm + ReLU (4ngf at size/4)", NormRelu(), feat, None),
         ("reflection pad 1 (4ngf at size/4)", ReflectPad(1), feat, None),
         ("conv_transpose 4ngf → 2ngf", Up(False), feat, g(q * q * 8 * ngf * ngf * 9)),

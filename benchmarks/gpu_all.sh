@@ -6,6 +6,8 @@
 #   bash benchmarks/gpu_all.sh                                   # the goals (results in $OUT, default
 #                                                                #   benchmarks/results/gpu)
 #   STAGES="parts profile flags" FLAGS_LIMIT=110 bash benchmarks/gpu_all.sh   # where time goes (411 s, run 3)
+#   STAGES="parts_norm" bash benchmarks/gpu_all.sh   # instance norm variants in a ResNet block (~1 min;
+#                                                    #   "split in 8" not measured yet)
 #   STAGES="tests upsample sweep dcgan_k upsample_1k" bash benchmarks/gpu_all.sh
 #   STAGES=all bash benchmarks/gpu_all.sh     # every stage: ~20 min, more than one 10-minute call
 #

@@ -162,6 +162,17 @@ def test_fused_instance_norm_equals_flax_values_and_gradients(dtype):
     assert y.dtype == dt and abs(float(jnp.mean(y.astype(jnp.float32)))) < 1e-2
 
 
+def test_instance_norm_split_reductions_compute_the_same():
+    """split=4 (two-stage reductions, a GPU variant) gives the statistics and gradients of split=1."""
+    from ganjax.models.layers import instance_norm
+    x = jax.random.normal(jax.random.key(4), (2, 8, 6, 3)) * 3 + 2
+    w = jax.random.normal(jax.random.key(5), x.shape)
+    f = lambda split: jax.value_and_grad(lambda x: jnp.sum(instance_norm(x, 1e-5, None, split) * w))(x)
+    (v1, g1), (v4, g4) = f(1), f(4)
+    np.testing.assert_allclose(v4, v1, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(g4, g1, rtol=1e-5, atol=1e-5)
+
+
 def test_fused_instance_norm_under_vmap_equals_each_member():
     """Sweeps vmap the models: the fused gradient of member i equals that member's own (GPU path)."""
     from ganjax.models.layers import instance_norm
