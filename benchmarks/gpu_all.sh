@@ -6,8 +6,8 @@
 #   bash benchmarks/gpu_all.sh                                   # the goals (results in $OUT, default
 #                                                                #   benchmarks/results/gpu)
 #   STAGES="parts profile flags" FLAGS_LIMIT=110 bash benchmarks/gpu_all.sh   # where time goes (411 s, run 3)
-#   STAGES="parts_norm" bash benchmarks/gpu_all.sh   # instance norm variants in a ResNet block (~1 min;
-#                                                    #   "split in 8" not measured yet)
+#   STAGES="parts_norm profile_dcgan" bash benchmarks/gpu_all.sh   # next: instance norm variants in a ResNet
+#                      block ("split in 8" not measured yet) and the DCGAN kernel profile (~3 min, not run yet)
 #   STAGES="tests upsample sweep dcgan_k upsample_1k" bash benchmarks/gpu_all.sh
 #   STAGES=all bash benchmarks/gpu_all.sh     # every stage: ~20 min, more than one 10-minute call
 #
@@ -88,6 +88,10 @@ stage parts 120 $PY benchmarks/cyclegan_parts.py --batch 4 --dtype float32,bfloa
 # 9b. kernel by kernel, the whole CycleGAN b4 step: ganjax fp32 and the PyTorch twin, then ganjax bf16
 stage profile 170 bash -c "$PY benchmarks/profile_step.py --model cyclegan $CG --batch 4 --dtype float32 \
   --torch --top 25 && $PY benchmarks/profile_step.py --model cyclegan $CG --batch 4 --dtype bfloat16 --top 25"
+# 9c. the article's DCGAN kernel by kernel: b1024 bf16 (the 40 %-of-peak goal) and b64 bf16 K=20 (launch-bound)
+stage profile_dcgan 120 bash -c "$PY benchmarks/profile_step.py --model dcgan --width $W --batch $B1K \
+  --dtype bfloat16 --steps-per-dispatch 4 --torch --top 20 && $PY benchmarks/profile_step.py --model dcgan \
+  --width $W --batch $B64 --dtype bfloat16 --steps-per-dispatch $K --top 20"
 
 # 10. XLA GPU flags, each in its own process (flags are read at start-up), ganjax alone at K=1 where launch
 #     overheads show: command buffers off (default on), autotuning off (default level 4), latency-hiding
