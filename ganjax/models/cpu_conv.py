@@ -23,8 +23,8 @@ Under jax.vmap with mapped weights (a sweep's stacked members) these convolution
 (nn.Dense's) compute each member's product as the unbatched program does, one after another
 (`per_member`), instead of one grouped convolution: 4.9x faster stacked sweeps on this CPU (8 members,
 benchmarks/sweep_bench.py) and each member's products, gradients and R1's gradients of gradients bitwise
-those of the member trained alone. `per_member_tree` does the same for the optimizer update, `instance_norm`
-and `bias_add` for instance norm's and a bias's reductions (models/layers.py).
+those of the member trained alone. `per_member_tree` does the same for the optimizer update and for
+instance norm (models/layers.instance_norm), `bias_add` for a bias's gradient.
 """
 from __future__ import annotations
 
@@ -225,48 +225,6 @@ def _dot_bwd(form, res, ct):
 
 
 _dot = _bilinear(lambda a, b, form: _member_dot(form)(a, b), _dot_bwd)
-
-
-def _in_forward(x, eps):
-    mean = jnp.mean(x, axis=(1, 2), keepdims=True)
-    xc = x - mean
-    inv = lax.rsqrt(jnp.mean(xc * xc, axis=(1, 2), keepdims=True) + eps)
-    return xc * inv, inv
-
-
-def _in_backward(y, inv, dy):
-    return inv * (dy - jnp.mean(dy, axis=(1, 2), keepdims=True)
-                  - y * jnp.mean(dy * y, axis=(1, 2), keepdims=True))
-
-
-@functools.lru_cache(maxsize=None)
-def _member_in(eps):
-    return (per_member(lambda x: _in_forward(x, eps), fold_first=False),
-            per_member(_in_backward, fold_first=False))
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
-def _instance_norm(x, eps):
-    return _member_in(eps)[0](x)[0]
-
-
-def _instance_norm_fwd(x, eps):
-    y, inv = _member_in(eps)[0](x)
-    return y, (y, inv)
-
-
-def _instance_norm_bwd(eps, res, dy):
-    return (_member_in(eps)[1](*res, dy),)
-
-
-_instance_norm.defvjp(_instance_norm_fwd, _instance_norm_bwd)
-
-
-def instance_norm(x, eps: float = 1e-5):
-    """(x − mean) / √(var + eps) over H and W of NHWC float32 x, per example and channel. Under jax.vmap on
-    XLA:CPU each member's means (and their gradients) are reduced as the member alone reduces them: XLA:CPU
-    sums a stacked (M, N, H, W, C) over H and W in another order than (N, H, W, C) for some shapes."""
-    return _instance_norm(x, float(eps))
 
 
 @functools.lru_cache(maxsize=None)

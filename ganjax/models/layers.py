@@ -143,7 +143,11 @@ def instance_norm(x: Array, eps: float = 1e-5, out_dtype: Dtype = None, split: i
 
     ``split`` > 1 reduces in two stages (``split`` row blocks of H, then their partial sums): the same
     statistics, more parallel reductions for a GPU when N·C is small. Not measured on a GPU yet
-    (cyclegan_parts.py's row "norm reductions split in 8"); the models use 1."""
+    (cyclegan_parts.py's row "norm reductions split in 8"); the models use 1.
+
+    Under jax.vmap on XLA:CPU (a sweep's stacked members) both passes run member by member
+    (``cpu_conv.per_member_tree``): XLA:CPU sums a stacked (M, N, H, W, C) over H and W in another order than
+    (N, H, W, C) for some shapes, and a member must compute what it computes alone."""
     return _in_fwd(x, eps, out_dtype, split)[0]
 
 
@@ -156,20 +160,29 @@ def _mean_hw(v, split):
     return jnp.mean(v, axis=(1, 2), keepdims=True)
 
 
-def _in_fwd(x, eps, out_dtype, split):
+def _normalize(x, eps, out_dtype, split):
     xf = x.astype(jnp.float32)
     mean = _mean_hw(xf, split)
     var = jnp.maximum(_mean_hw(xf * xf, split) - mean * mean, 0.0)
     inv = jax.lax.rsqrt(var + eps)
-    return ((xf - mean) * inv).astype(out_dtype or x.dtype), (x, mean, inv)
+    return ((xf - mean) * inv).astype(out_dtype or x.dtype), mean, inv
 
 
-def _in_bwd(eps, out_dtype, split, res, dy):
-    x, mean, inv = res
+def _input_grad(x, mean, inv, dy, split):
     xhat = (x.astype(jnp.float32) - mean) * inv
     g = dy.astype(jnp.float32)
     mg, mgx = _mean_hw(g, split), _mean_hw(g * xhat, split)
-    return ((inv * (g - mg - xhat * mgx)).astype(x.dtype),)
+    return (inv * (g - mg - xhat * mgx)).astype(x.dtype)
+
+
+def _in_fwd(x, eps, out_dtype, split):
+    y, mean, inv = cpu_conv.per_member_tree(functools.partial(_normalize, eps=eps, out_dtype=out_dtype,
+                                                              split=split))(x)
+    return y, (x, mean, inv)
+
+
+def _in_bwd(eps, out_dtype, split, res, dy):
+    return (cpu_conv.per_member_tree(functools.partial(_input_grad, split=split))(*res, dy),)
 
 
 instance_norm.defvjp(_in_fwd, _in_bwd)
@@ -181,7 +194,7 @@ class InstanceNorm(nn.Module):
     ``affine=False`` (default) matches PyTorch's ``InstanceNorm2d`` as used by
     the reference; ``affine=True`` adds a learned per-channel scale and bias.
     Statistics are reduced in float32 even when ``dtype`` is bfloat16. Without affine parameters it is
-    ``instance_norm`` (fused gradient); on XLA:CPU in float32, ``cpu_conv.instance_norm`` (per sweep member).
+    ``instance_norm`` (closed-form gradient; per member under a sweep's vmap on XLA:CPU).
     """
 
     affine: bool = False
@@ -190,8 +203,6 @@ class InstanceNorm(nn.Module):
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
-        if cpu_conv.active() and not self.affine and x.dtype == jnp.float32 and self.dtype in (None, jnp.float32):
-            return cpu_conv.instance_norm(x, self.epsilon)  # the same function, per member under vmap
         if not self.affine:
             return instance_norm(x, float(self.epsilon), None if self.dtype is None else jnp.dtype(self.dtype))
         return nn.InstanceNorm(epsilon=self.epsilon, use_bias=self.affine,
