@@ -72,6 +72,37 @@ def test_table_ratio_to_torch_eager():
     assert [line.split()[-2] for line in text.splitlines()[2:]] == ["1.50", "1.00", "3.00", "1.00"]
 
 
+def test_goals_table_pairs_rows_timed_together(capsys):
+    """benchmarks/goals.py: each goal's ratio is the best ganjax row over the PyTorch row of its own group,
+    met or not against the issue's target; a goal with no such pair is "not measured"."""
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
+    import goals
+
+    def row(impl, ips, group, model="dcgan-w128", batch=64, dtype="float32", k=1, **kw):
+        return dict(impl=impl, images_per_s=ips, group=group, model=model, batch=batch, dtype=dtype, k=k, **kw)
+
+    rows = [row("ganjax", 40_000, "a"), row("ganjax", 60_000, "a", k=20), row("torch-eager", 10_000, "a"),
+            row("ganjax", 120_000, "b", dtype="bfloat16", k=20), row("torch-eager", 11_000, "b"),
+            row("ganjax", 500_000, "c"),  # another group with no PyTorch row: never a ratio
+            row("ganjax", 200_000, "d", batch=1024, dtype="bfloat16", frac_peak=0.21),
+            row("torch-eager", 80_000, "d", batch=1024, dtype="bfloat16"),
+            row("torch-compile", 90_000, "d", batch=1024, dtype="bfloat16"),
+            row("ganjax", 30.0, "e", model="cyclegan-256px-ngf64-b9", batch=1, dtype="bfloat16",
+                step_mem_bytes=1200 * 2**20),
+            row("torch-eager", 7.5, "e", model="cyclegan-256px-ngf64-b9", batch=1, peak_mem_bytes=2600 * 2**20)]
+    b64, b1k, peak, cg1, cg4, memory = goals.goal_lines(rows)
+    assert b64[0].startswith("DCGAN b64") and b64[3:] == ["10.91×", "", "yes"]  # 120 000 / 11 000, not 500 000
+    assert "bfloat16, K=20" in b64[1]
+    assert b1k[2].startswith("90 000 img/s (compile") and b1k[3:] == ["2.22×", "21.0 % (bfloat16)", "no"]
+    assert "peak" in peak[0] and peak[3:] == ["21.0 %", "21.0 % (bfloat16)", "no"]
+    assert cg1[0].startswith("CycleGAN b1") and cg1[3:] == ["4.00×", "", "yes"]
+    assert cg4[0].startswith("CycleGAN b4") and cg4[3] == "not measured"
+    assert memory[1:4] == ["1 200 MiB (bfloat16)", "2 600 MiB (eager float32)", "0.46×"] and memory[5] == "yes"
+    assert goals.markdown(goals.goal_lines(rows)).count("\n") == 7  # header, rule, six goals
+
+
 def test_flops_count_one_step_and_fill_rows_measured_elsewhere(tmp_path, capsys, monkeypatch):
     """A K-step dispatch reports the FLOPs of one step per image (a scan's body is counted once), and
     benchmarks/flops_on_cpu.py fills GPU rows (whose cost analysis misses cuDNN) from the CPU's count."""
