@@ -7,8 +7,8 @@
 #   bash benchmarks/gpu_all.sh                                   # the goals (results in $OUT, default
 #                                                                #   benchmarks/results/gpu)
 #   STAGES="parts profile flags" FLAGS_LIMIT=110 bash benchmarks/gpu_all.sh   # where time goes (411 s, run 3)
-#   STAGES="parts_norm profile_dcgan" bash benchmarks/gpu_all.sh   # next: instance norm variants in a ResNet
-#                      block ("split in 8" not measured yet) and the DCGAN kernel profile (~3 min, not run yet)
+#   STAGES="cmdbuf parts_norm profile_dcgan" bash benchmarks/gpu_all.sh   # next (~5 min, not run yet): the
+#       scan as one CUDA graph, instance norm variants in a ResNet block, the DCGAN kernel profile
 #   STAGES="tests upsample sweep dcgan_k upsample_1k" bash benchmarks/gpu_all.sh
 #   STAGES=all bash benchmarks/gpu_all.sh     # every stage: ~20 min, more than one 10-minute call
 #
@@ -98,20 +98,19 @@ stage profile_dcgan 120 bash -c "$PY benchmarks/profile_step.py --model dcgan --
 # 10. XLA GPU flags, each in its own process (flags are read at start-up), ganjax alone at K=1 where launch
 #     overheads show: command buffers off (default on), autotuning off (default level 4), latency-hiding
 #     scheduler on; rows (with their xla_flags) in $OUT/flags.jsonl, one line each in the table
-FLAG_SETS=("" "--xla_gpu_enable_command_buffer=" "--xla_gpu_autotune_level=0"
-           "--xla_gpu_enable_latency_hiding_scheduler=true")
-flags_stage() {  # all DCGAN rows first: a stage cut short keeps a complete comparison
-  for f in "${FLAG_SETS[@]}"; do
-    XLA_FLAGS="$f" $PY -m ganjax.cli bench dcgan --batch $B64 --dtype bfloat16 --width $W --upsample phase \
-      --steps-per-dispatch 1 --repeats 3 --out "$OUT/flags.jsonl"
-  done
-  for f in "${FLAG_SETS[@]}"; do
-    XLA_FLAGS="$f" $PY -m ganjax.cli bench cyclegan $CG --batch 1 --dtype float32 --steps-per-dispatch 1 \
-      --repeats 3 --out "$OUT/flags.jsonl"
+flag_runs() {  # flag_runs "BENCH ARGUMENTS" FLAGS...: one `ganjax bench` process per XLA_FLAGS value
+  local args=$1 f; shift
+  for f in "$@"; do
+    XLA_FLAGS="$f" $PY -m ganjax.cli bench $args --repeats 3 --out "$OUT/flags.jsonl"
   done
 }
-export PY B64 W CG OUT
-stage flags ${FLAGS_LIMIT:-280} bash -c "$(declare -p FLAG_SETS); $(declare -f flags_stage); flags_stage"
+export -f flag_runs
+export PY B64 W CG OUT K
+# all DCGAN rows first, so that a stage cut short keeps a complete comparison
+FLAG_SETS='"" --xla_gpu_enable_command_buffer= --xla_gpu_autotune_level=0 --xla_gpu_enable_latency_hiding_scheduler=true'
+stage flags ${FLAGS_LIMIT:-280} bash -c "flag_runs 'dcgan --batch $B64 --dtype bfloat16 --width $W \
+  --upsample phase --steps-per-dispatch 1' $FLAG_SETS; flag_runs 'cyclegan $CG --batch 1 --dtype float32 \
+  --steps-per-dispatch 1' $FLAG_SETS"
 
 # 11. the latency-hiding scheduler (stage flags: DCGAN b64 bf16 K=1 ran 1.50x faster with it), against
 #     PyTorch eager fp32 in the same process; rows (with their xla_flags) in $OUT/flags.jsonl
@@ -120,6 +119,14 @@ XLA_FLAGS=$LHS stage lhs_dcgan 70 $CMP --model dcgan --batch $B64 --dtype bfloat
   --upsample phase --steps-per-dispatch 1,$K --torch-modes eager --out "$OUT/flags.jsonl"
 XLA_FLAGS=$LHS stage lhs_cyclegan 70 $PY -m ganjax.cli bench cyclegan $CG --batch 4 --dtype bfloat16 \
   --steps-per-dispatch 1 --repeats 3 --out "$OUT/flags.jsonl"
+# 11b. launch overhead at K steps per dispatch (DCGAN b64 bf16 K=20 runs 0.9 ms a step, ~7 % of peak): the
+#     scan's while loop recorded whole into the CUDA graph (command buffers of type WHILE/CONDITIONAL, not
+#     in XLA's default list), also unrolled there, or the K steps unrolled in the program (--fuse loop);
+#     ganjax alone, each its own process, rows in $OUT/flags.jsonl
+CMDBUF=--xla_gpu_enable_command_buffer=+WHILE,+CONDITIONAL
+stage cmdbuf 150 bash -c "flag_runs 'dcgan --batch $B64 --dtype bfloat16 --width $W --upsample phase \
+  --steps-per-dispatch $K' '' $CMDBUF '$CMDBUF --xla_gpu_command_buffer_unroll_loops=true'; flag_runs \
+  'dcgan --batch $B64 --dtype bfloat16 --width $W --upsample phase --steps-per-dispatch $K --fuse loop' ''"
 # 12. the ResNet block with instance norm fused (layers.instance_norm) vs flax's autodiff, and the twin's
 stage parts_norm 50 $PY benchmarks/cyclegan_parts.py --batch 4 --dtype bfloat16 --only "ResNet block,instance norm" \
   --torch $([ "$SCALE" = 0 ] && echo "--size 32 --ngf 8")
@@ -139,7 +146,7 @@ except FileNotFoundError:
     print("sweep: no rows")
 try:
     for r in map(json.loads, open(f"{sys.argv[1]}/flags.jsonl")):
-        print(f"flags: {r['impl']:<11} {r['model']:<8} batch {r['batch']:<4} k {r['k']:<3} {r['dtype']:<8} "
+        print(f"flags: {r['impl']:<11} {r['model']:<8} batch {r['batch']:<4} k {r['k']:<3} {r['fuse']:<4} {r['dtype']:<8} "
               f"{r['images_per_s']:9.1f} img/s  "
               f"XLA_FLAGS={r.get('xla_flags') or '(none)'}")
 except FileNotFoundError:
