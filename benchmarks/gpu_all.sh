@@ -7,8 +7,9 @@
 #   bash benchmarks/gpu_all.sh                                   # the goals (results in $OUT, default
 #                                                                #   benchmarks/results/gpu)
 #   STAGES="parts profile flags" FLAGS_LIMIT=110 bash benchmarks/gpu_all.sh   # where time goes (411 s, run 3)
-#   STAGES="cmdbuf parts_norm profile_dcgan" bash benchmarks/gpu_all.sh   # next (~5 min, not run yet): the
-#       scan as one CUDA graph, instance norm variants in a ResNet block, the DCGAN kernel profile
+#   STAGES="merge_ab cmdbuf parts_norm profile_dcgan" bash benchmarks/gpu_all.sh   # next (~7 min, not run
+#       yet): CycleGAN's generator calls merged vs the reference's, the scan as one CUDA graph, instance norm
+#       variants in a ResNet block, the DCGAN kernel profile
 #   STAGES="tests upsample sweep dcgan_k upsample_1k" bash benchmarks/gpu_all.sh
 #   STAGES=all bash benchmarks/gpu_all.sh     # every stage: ~20 min, more than one 10-minute call
 #
@@ -127,6 +128,9 @@ CMDBUF=--xla_gpu_enable_command_buffer=+WHILE,+CONDITIONAL
 stage cmdbuf 150 bash -c "flag_runs 'dcgan --batch $B64 --dtype bfloat16 --width $W --upsample phase \
   --steps-per-dispatch $K' '' $CMDBUF '$CMDBUF --xla_gpu_command_buffer_unroll_loops=true'; flag_runs \
   'dcgan --batch $B64 --dtype bfloat16 --width $W --upsample phase --steps-per-dispatch $K --fuse loop' ''"
+# 11c. CycleGAN with each generator run once over both domains (ganjax's default) vs the reference's six
+#     generator calls, interleaved in one process, bf16 (the b1 goal is launch-bound)
+stage merge_ab 180 $PY benchmarks/cyclegan_generate_ab.py $CG --batch 1,4 --dtype bfloat16 --repeats 3
 # 12. the ResNet block with instance norm fused (layers.instance_norm) vs flax's autodiff, and the twin's
 stage parts_norm 50 $PY benchmarks/cyclegan_parts.py --batch 4 --dtype bfloat16 --only "ResNet block,instance norm" \
   --torch $([ "$SCALE" = 0 ] && echo "--size 32 --ngf 8")
@@ -153,6 +157,7 @@ except FileNotFoundError:
     print("flags: no rows")
 EOF
 grep -A30 "^part " "$OUT/stages.log" | tee -a "$OUT/table.txt" || true
+grep "generator calls" "$OUT/stages.log" | tee -a "$OUT/table.txt" || true  # stage merge_ab
 grep -A45 "^## " "$OUT/stages.log" | grep -v "^==" >> "$OUT/table.txt" || true  # profiles (stage profile)
 if [ -s "$ROWS" ]; then JAX_PLATFORMS=cpu $PY benchmarks/flops_on_cpu.py "$ROWS" --out "$OUT/rows_flops.jsonl" \
   2>/dev/null | tee -a "$OUT/table.txt"; fi  # FLOPs counted on the CPU: GPU cost analysis misses cuDNN

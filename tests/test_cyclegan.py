@@ -130,6 +130,33 @@ def test_identity_generators_give_zero_cycle_and_known_identity_terms():
     np.testing.assert_allclose(neg["rec_A"], batch["A"])
 
 
+def test_one_generator_pass_over_both_domains_equals_separate_calls():
+    """generate() runs each generator once over [its domain, the other's] (translation and identity in one
+    call, half the kernel launches); with instance norm that is the same function as the reference's calls."""
+    recipe = recipes.build(tiny_config())
+    state = recipe.init_state(0)
+    batch = _known_batch(recipe)
+    batch = {"A": jnp.tanh(jax.random.normal(jax.random.PRNGKey(1), batch["A"].shape)),
+             "B": jnp.tanh(jax.random.normal(jax.random.PRNGKey(2), batch["B"].shape))}
+    calls = []
+    run = Runner(recipe.modules, state.params["g"], state.model_state, jax.random.PRNGKey(0))
+    out = recipe.generate(lambda name, x: calls.append((name, x.shape[0])) or run(name, x), batch, state.hp)
+    n = batch["A"].shape[0]
+    assert calls == [("G_A", 2 * n), ("G_B", 2 * n), ("G_B", n), ("G_A", n)]
+    a, b = batch["A"], batch["B"]
+    expected = {"fake_B": run("G_A", a), "fake_A": run("G_B", b), "idt_A": run("G_A", b), "idt_B": run("G_B", a)}
+    expected.update(rec_A=run("G_B", expected["fake_B"]), rec_B=run("G_A", expected["fake_A"]))
+    assert set(out) == set(expected)
+    for k in expected:
+        np.testing.assert_allclose(out[k], expected[k], atol=1e-5, err_msg=k)
+    assert float(jnp.std(out["fake_B"] - out["idt_A"])) > 1e-3  # the two halves are different images
+    # batch norm: separate calls (a batch of both domains would change its statistics)
+    bn = recipes.build(tiny_config(("model.norm", "batch")))
+    calls.clear()
+    bn.generate(lambda name, x: calls.append((name, x.shape[0])) or x, batch, state.hp)
+    assert sorted(calls) == sorted([("G_A", n)] * 3 + [("G_B", n)] * 3)
+
+
 def test_d_loss_is_half_lsgan_per_discriminator():
     recipe = recipes.build(tiny_config())
     batch = {"A": jnp.ones((2, 16, 16, 3)), "B": jnp.ones((2, 16, 16, 3))}
