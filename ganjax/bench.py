@@ -33,6 +33,8 @@ import statistics
 import time
 from pathlib import Path
 
+from ganjax.errors import ArgumentParser, UsageError
+
 # (device-kind substring, dtype) → (peak FLOP/s used for frac_peak, where the number comes from)
 PEAK_FLOPS = {
     ("H100", "bfloat16"): (800e12, "bf16 8192³ matmul measured ~798 TFLOP/s (dense spec 989)"),
@@ -274,21 +276,30 @@ def resolve_defaults(args, cpu: bool) -> list[str]:
         # phase: the article's / the reference's transposed convolution, same parameters, computed fast;
         # conv_transpose as XLA runs it: ~1.5 img/s on XLA:CPU, 9x slower forward + backward on an H100
         args.upsample = "phase"
+    parse_list(args.batch, int, "--batch"), parse_list(args.steps_per_dispatch, int, "--steps-per-dispatch")
     if cpu and args.fuse == "scan":
         notes.append("CPU: steps inside lax.scan run 20-45x slower on XLA:CPU (measured); training uses "
                      "--fuse loop here")
     return notes
 
 
-def parse_list(text: str, kind=str) -> list:
-    return [kind(x) for x in str(text).split(",") if x.strip()]
+def parse_list(text: str, kind=str, option: str = "a list option") -> list:
+    """"64,256" → [64, 256]; a value that is not a `kind`, or no value, is a UsageError naming `option`."""
+    try:
+        values = [kind(x) for x in str(text).split(",") if x.strip()]
+    except ValueError:
+        values = []
+    if not values or (kind is int and min(values) <= 0):
+        what = "positive integers" if kind is int else "values"
+        raise UsageError(f"{option}: expected comma-separated {what}, got {text!r}")
+    return values
 
 
 def main(argv: list[str]) -> list[dict]:
     """`ganjax bench MODEL [options]`: the ganjax side only; prints a table, appends JSON lines."""
     from ganjax import bench_models
 
-    p = argparse.ArgumentParser(prog="ganjax bench", description=__doc__.split("\n\n")[0])
+    p = ArgumentParser(prog="ganjax bench", description=__doc__.split("\n\n")[0])
     p.add_argument("model", choices=("dcgan", "cyclegan"))
     cpu = backend() == "cpu"
     add_arguments(p, cpu)
@@ -309,5 +320,6 @@ def main(argv: list[str]) -> list[dict]:
                     print(format_table(rows[-1:]).splitlines()[-1] if len(rows) > 1 else format_table(rows),
                           flush=True)
                     del runner
-    print(f"\n{format_table(rows)}\n{CPU_NOTE if cpu else ''}\nwrote {len(rows)} line(s) to {args.out}")
+    table = f"\n{format_table(rows)}" if len(rows) > 1 else ""  # one row: printed above already
+    print(f"{table}\n{CPU_NOTE if cpu else ''}\nwrote {len(rows)} line(s) to {args.out}")
     return rows

@@ -10,6 +10,7 @@ import os
 import sys
 import warnings
 
+from ganjax import errors
 from ganjax.errors import UsageError
 
 def _user_errors():
@@ -106,7 +107,7 @@ def cmd_bench(args, overrides):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ganjax", description="GAN experiments in JAX/Flax.")
+    p = errors.ArgumentParser(prog="ganjax", description="GAN experiments in JAX/Flax.")
     p.add_argument("--debug", action="store_true", help="show full tracebacks")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -151,7 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sample", help="write N generated images from a run's checkpoint")
     s.add_argument("run", help="run folder")
     s.add_argument("--n", type=int, default=64)
-    s.add_argument("--output", required=True, help="a folder (PNG files) or FILE.npz (uint8 array)")
+    s.add_argument("--output", required=True, help="a folder (one PNG per sample), FILE.png (one grid of them) or FILE.npz "
+                                                    "(uint8 array)")
     s.add_argument("--step", type=int, default=None, help="checkpoint step (default: latest)")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_sample)

@@ -32,7 +32,11 @@ def parse_arg(arg: str | None, **defaults) -> ml_collections.ConfigDict:
         key = key.strip()
         if key not in defaults:
             raise ConfigError(f"unknown config argument {key!r}; valid: {', '.join(sorted(defaults)) or 'none'}")
-        out[key] = _parse_value(text, defaults[key]) if eq else True
+        try:
+            out[key] = _parse_value(text, defaults[key]) if eq else True
+        except ValueError:
+            raise ConfigError(f"config argument {key!r}: expected {type(defaults[key]).__name__}, "
+                              f"got {text!r}") from None
     return out
 
 
@@ -42,6 +46,9 @@ def load_module(path: str):
         raise ConfigError(f"config file not found: {path}")
     name = "ganjax_experiment_" + os.path.splitext(os.path.basename(path))[0]
     spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or not path.endswith(".py"):
+        raise ConfigError(f"{path} is not a config file: give a Python file defining get_config(arg=None), "
+                          f"such as experiments/dcgan_mnist.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     if not hasattr(module, "get_config"):
@@ -114,8 +121,8 @@ def _parse_value(text: str, old: Any) -> Any:
         if isinstance(old, (tuple, list)):
             val = ast.literal_eval(text)
             return type(old)(val if isinstance(val, (tuple, list)) else (val,))
-    except (ValueError, SyntaxError):
-        raise ConfigError(f"cannot read {text!r} as {type(old).__name__}") from None
+    except SyntaxError:
+        raise ValueError(f"cannot read {text!r} as {type(old).__name__}") from None
     return ast.literal_eval(text)
 
 

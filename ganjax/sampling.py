@@ -1,4 +1,5 @@
-"""`ganjax sample`: N generated images from a run's checkpoint, as PNG files or one uint8 .npz array."""
+"""`ganjax sample`: N generated images from a run's checkpoint, as PNG files, one grid image, or one uint8 .npz
+array."""
 from __future__ import annotations
 
 import os
@@ -8,7 +9,7 @@ import numpy as np
 
 from ganjax.data import to_uint8
 from ganjax.errors import UsageError
-from ganjax.report import save_png
+from ganjax.report import save_grid, save_png
 from ganjax.runs import load_run
 
 
@@ -28,11 +29,15 @@ def sample_run(run: str, n: int, output: str, step: int | None = None, seed: int
         raise UsageError(f"--n must be positive, got {n}")
     _, recipe, state = load_run(run, step)
     images = to_uint8(generate(recipe, state, n, seed))
-    if output.endswith(".npz"):
+    ext = os.path.splitext(output)[1].lower()
+    if ext in (".npz", ".png", ".jpg", ".jpeg"):  # one file: the array, or all samples as one grid image
         if os.path.exists(output):
             raise FileExistsError(f"{output} exists; choose another --output")
         os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-        np.savez_compressed(output, images=images)
+        if ext == ".npz":
+            np.savez_compressed(output, images=images)
+        else:
+            save_grid(images, output)
         return output
     os.makedirs(output, exist_ok=True)
     width = max(5, len(str(n - 1)))

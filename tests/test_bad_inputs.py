@@ -54,6 +54,7 @@ TRAIN_CASES = {
     "offline tfds": (["--config.data.source=tfds:mnist", "--config.data.tfds_dir={tmp}/tfds"],
                      "tfds:mnist:train is not available offline"),
     "override needs value": (["--config.train.steps"], "--config.train.steps needs a value"),
+    "dcgan64 on 28px data": (["--config.model.arch=dcgan64"], "model.arch=dcgan64 makes 32, 64 or 128-pixel"),
 }
 
 
@@ -76,14 +77,30 @@ def _main(argv):
         return e.code
 
 
-@pytest.mark.parametrize("case", ["missing config", "no get_config", "unknown config arg"])
+CONFIG_FILE_CASES = {
+    "missing config": ("experiments/none.py", "config file not found"),
+    "no get_config": ("{noconf}", "defines no get_config"),
+    "not python": ("{notes}/todo.txt", "is not a config file: give a Python file defining get_config"),
+    "unknown config arg": (DCGAN + ":fast", "unknown config argument 'fast'"),
+    "bad config arg value": (DCGAN + ":runlocal=maybe", "config argument 'runlocal': expected bool, got 'maybe'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONFIG_FILE_CASES))
 def test_config_file_errors(case, folders, tmp_path, capsys):
-    spec = {"missing config": "experiments/none.py", "no get_config": str(folders["noconf"]),
-            "unknown config arg": DCGAN + ":fast"}[case]
-    assert main(["train", spec, "--workdir", str(tmp_path / "r")]) == 2
-    err = capsys.readouterr().err
-    assert {"missing config": "config file not found", "no get_config": "defines no get_config",
-            "unknown config arg": "unknown config argument 'fast'"}[case] in err
+    spec, expected = CONFIG_FILE_CASES[case]
+    assert main(["train", spec.format(**folders), "--workdir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert expected in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "r").exists()
+
+
+def test_divergence_before_any_checkpoint_says_so(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(tiny_argv(run, "--config.optim.g.lr=1e30", "--config.optim.d.lr=1e30")) == 2
+    err = capsys.readouterr().err.strip()
+    assert "became non-finite at step 1; no checkpoint was written before it" in err
+    assert len(err.splitlines()) == 1
 
 
 def test_existing_runs_are_never_modified(tiny_run, folders, tmp_path, capsys):
@@ -91,8 +108,8 @@ def test_existing_runs_are_never_modified(tiny_run, folders, tmp_path, capsys):
     shutil.copytree(tiny_run, run)
     before = snapshot(run)
     cases = [
-        (tiny_argv(run, "--config.model.upsample=resize_conv"), "holds another run (model differs"),
-        (tiny_argv(run, "--config.data.source=idx:/no/such"), "holds another run (data.source differs"),
+        (tiny_argv(run, "--config.model.upsample=resize_conv"), "holds another run (model.upsample: "),
+        (tiny_argv(run, "--config.data.source=idx:/no/such"), "holds another run (data.source: "),
         (tiny_argv(folders["notes"]), "not empty and holds no ganjax run"),
         (["sample", str(run), "--n", "4", "--output", str(tmp_path / "o"), "--step", "7"], "no checkpoint at step 7"),
         (["sample", str(run), "--n", "0", "--output", str(tmp_path / "o")], "--n must be positive"),
@@ -140,3 +157,14 @@ def test_ganjax_warnings_are_one_plain_line(capsys):
     cli._show_warning("not ours", UserWarning, "/elsewhere/lib.py", 7, _default=lambda *a: shown.append(a))
     assert shown == [("not ours", UserWarning, "/elsewhere/lib.py", 7, None, None)]
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("argv,expected", [
+    (["translate", "r", "--input", "a", "--output", "b", "--direction", "btoa"],
+     "argument --direction: invalid choice: 'btoa' (choose from 'AtoB', 'BtoA') (see ganjax translate --help)"),
+    (["eval", "r", "--step", "abc"], "argument --step: invalid int value: 'abc' (see ganjax eval --help)"),
+    (["bench", "dcgan", "--width", "abc"], "argument --width: invalid int value: 'abc' (see ganjax bench --help)"),
+])
+def test_argument_errors_are_one_line(argv, expected, capsys):
+    assert _main(argv) == 2
+    assert capsys.readouterr().err.strip() == f"ganjax: error: {expected}"

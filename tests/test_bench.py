@@ -41,6 +41,13 @@ class _Compiled:
         return self.cost
 
 
+@pytest.mark.parametrize("option,value", [("--batch", "abc"), ("--batch", "64,x"), ("--steps-per-dispatch", "0")])
+def test_bench_rejects_bad_lists_in_one_line(option, value, capsys):
+    assert main(["bench", "dcgan", option, value]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"ganjax: error: {option}: expected comma-separated positive integers, got {value!r}"
+
+
 def test_xla_flops_reads_dict_or_list():
     assert bench.xla_flops(_Compiled({"flops": 10.0})) == 10.0
     assert bench.xla_flops(_Compiled([{"flops": 7.0}])) == 7.0

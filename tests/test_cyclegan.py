@@ -157,6 +157,16 @@ def test_one_generator_pass_over_both_domains_equals_separate_calls():
     assert sorted(calls) == sorted([("G_A", n)] * 3 + [("G_B", n)] * 3)
 
 
+def test_missing_data_root_is_named_and_nothing_is_written(tmp_path, capsys):
+    from ganjax.cli import main
+    run = tmp_path / "run"
+    assert main(["train", EXP + ":runlocal", "--workdir", str(run), f"--config.data.root={tmp_path}/nope"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"ganjax: error: data.root {tmp_path}/nope: no such folder (it should hold ROOT/trainA, trainB, " \
+                  "testA, testB)"
+    assert not run.exists()
+
+
 def test_d_loss_is_half_lsgan_per_discriminator():
     recipe = recipes.build(tiny_config())
     batch = {"A": jnp.ones((2, 16, 16, 3)), "B": jnp.ones((2, 16, 16, 3))}

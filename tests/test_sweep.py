@@ -110,6 +110,13 @@ def test_each_vmapped_step_equals_the_ordinary_step():
             assert agreement(other, states[1]) < 0.95  # one number changed: far from 1e-5
 
 
+def test_a_sweep_folder_given_as_a_run_says_where_the_runs_are(swept, capsys):
+    _, sw = swept
+    assert main(["eval", str(sw)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(f"it is a sweep folder: each member's run is {sw}/member_NNN") and len(err.splitlines()) == 1
+
+
 def test_member_run_matches_the_config_trained_alone(swept, tmp_path):
     """End to end: member 1 of the sweep after 20 steps vs `ganjax train` of its config: its numbers (step,
     key, loss weight, Adam's lr / betas, counts) the same and every weight to 1e-5;

@@ -28,6 +28,9 @@ class DCGAN(Recipe):
         check_choice("loss.name", cfg.loss.name, losses.ADVERSARIAL)
         if m.image_size % 4:
             raise ConfigError(f"config key 'model.image_size' must be a multiple of 4, got {m.image_size}")
+        if m.arch == "dcgan64" and m.image_size not in (32, 64, 128):
+            raise ConfigError(f"model.arch=dcgan64 makes 32, 64 or 128-pixel images, but config key "
+                              f"'model.image_size' is {m.image_size} (set --config.model.image_size=64)")
         g_cls, d_cls = ARCHS[m.arch]
         dtype = compute_dtype(m.dtype)
         self.modules = {

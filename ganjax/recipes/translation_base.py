@@ -8,6 +8,7 @@ happen inside the compiled step.
 from __future__ import annotations
 
 import functools
+import os
 import warnings
 
 import jax
@@ -35,6 +36,9 @@ def load_task(cfg, paired: bool):
     d = cfg.data
     try:
         if d.root:
+            if not os.path.isdir(d.root):
+                layout = "ROOT/train, ROOT/test" if paired else "ROOT/trainA, trainB, testA, testB"
+                raise ValueError(f"data.root {d.root}: no such folder (it should hold {layout})")
             common = dict(channels=d.channels, load_size=d.load_size, max_images=d.max_images or None)
             if paired:  # skipped files are warnings: the command line shows them as one line each
                 return load_paired(d.root, direction=d.get("direction", "AtoB"), **common)

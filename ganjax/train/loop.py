@@ -99,6 +99,7 @@ def train_and_evaluate(cfg, workdir: str, progress: bool = True) -> dict:
     mesh = parallel.make_mesh(cfg)
     recipe = recipes.build(cfg)
     data = parallel.replicate(recipe.device_data(), mesh)  # bad data fails here, before the run folder is touched
+    state = recipe.init_state(cfg.seed)  # and a model that cannot take the data's shape
     writer = parallel.is_writer()
     parallel.sync("ganjax:checked")  # every process has checked the folder before process 0 writes to it
     workdir = wd.prepare(workdir, cfg) if writer else os.path.abspath(os.path.expanduser(workdir))
@@ -106,7 +107,6 @@ def train_and_evaluate(cfg, workdir: str, progress: bool = True) -> dict:
     t = cfg.train
     txs = recipe.optimizers()
     ckpts = Checkpoints(os.path.join(workdir, "checkpoints"), keep=t.keep)
-    state = recipe.init_state(cfg.seed)
     abstract = parallel.abstract_replicated(jax.eval_shape(lambda s: s, state), mesh)
     state = ckpts.restore(abstract) if ckpts.latest_step() is not None else parallel.replicate(state, mesh)
     step = int(state.step)
@@ -131,7 +131,9 @@ def train_and_evaluate(cfg, workdir: str, progress: bool = True) -> dict:
                     good = ckpts.latest_step()
                     msg = f"{name} became non-finite at step {step + i + 1}"
                     if t.on_nan != "restore" or good is None or restores >= MAX_NAN_RESTORES:
-                        raise NonFiniteError(f"{msg}; the last good checkpoint (step {good}) is kept")
+                        kept = (f"the last good checkpoint (step {good}) is kept" if good is not None else
+                                "no checkpoint was written before it (lower the learning rates, or check the data)")
+                        raise NonFiniteError(f"{msg}; {kept}")
                     restores += 1
                     ckpts.wait()
                     skip_to = (step + i + 1 + k - 1) // k * k  # past the bad batch, on a dispatch boundary

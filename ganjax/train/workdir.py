@@ -36,12 +36,14 @@ def check(workdir: str, cfg) -> str:
             except json.JSONDecodeError:
                 raise RunFolderError(f"{cfg_path} is not valid JSON; use another --workdir") from None
         new = json.loads(config_lib.to_json(cfg))
-        for key in IDENTITY_KEYS:
-            if _get(old, key) != _get(new, key):
-                raise RunFolderError(f"workdir {workdir} holds another run ({key} differs: "
-                                     f"{_short(_get(old, key))} vs {_short(_get(new, key))}); use another --workdir")
+        diffs = [d for key in IDENTITY_KEYS for d in _differences(key, _get(old, key), _get(new, key))]
+        if diffs:
+            shown = "; ".join(f"{k}: {_short(a)} there, {_short(b)} here" for k, a, b in diffs[:3])
+            more = f" and {len(diffs) - 3} more" if len(diffs) > 3 else ""
+            raise RunFolderError(f"workdir {workdir} holds another run ({shown}{more}); use another --workdir")
     elif os.path.isdir(workdir) and os.listdir(workdir):
-        raise RunFolderError(f"workdir {workdir} is not empty and holds no ganjax run; use a new folder")
+        raise RunFolderError(f"workdir {workdir} is not empty and holds no ganjax run{_sweep_hint(workdir)}; "
+                             f"use a new folder")
     return workdir
 
 
@@ -54,6 +56,21 @@ def prepare(workdir: str, cfg) -> str:
     return workdir
 
 
+def _sweep_hint(folder: str) -> str:
+    """For a sweep's folder (its record is sweep.json, ganjax/sweep/runner.py): where its runs are."""
+    if not os.path.isfile(os.path.join(os.path.expanduser(folder), "sweep.json")):
+        return ""
+    return f"; it is a sweep folder: each member's run is {os.path.join(folder, 'member_NNN')}"
+
+
+def _differences(key: str, old, new) -> list[tuple[str, object, object]]:
+    """The dotted keys under `key` whose values differ, with both values."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [d for k in sorted(set(old) | set(new))
+                for d in _differences(f"{key}.{k}", old.get(k, "(absent)"), new.get(k, "(absent)"))]
+    return [] if old == new else [(key, old, new)]
+
+
 def _short(v) -> str:
     s = json.dumps(v, sort_keys=True, default=str)
     return s if len(s) < 60 else s[:57] + "..."
@@ -62,7 +79,7 @@ def _short(v) -> str:
 def load_config(workdir: str):
     path = os.path.join(os.path.abspath(os.path.expanduser(workdir)), "config.json")
     if not os.path.isfile(path):
-        raise RunFolderError(f"{workdir} is not a ganjax run folder (no config.json)")
+        raise RunFolderError(f"{workdir} is not a ganjax run folder (no config.json){_sweep_hint(workdir)}")
     with open(path) as f:
         return config_lib.from_json(f.read())
 
