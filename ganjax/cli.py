@@ -163,7 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
                                     "beside the identity baseline")
     e.add_argument("run", help="run folder")
     e.add_argument("--step", type=int, default=None)
-    e.add_argument("--n", type=int, default=None, help="number of generated samples (digit GANs)")
+    e.add_argument("--n", type=int, default=None, help="number of generated samples (digit GANs; default: the "
+                   "config's eval.num_samples; at least 10); the Fréchet distance uses min(n, held-out images)")
     e.set_defaults(func=cmd_eval)
 
     tr = sub.add_parser("translate", help="translate images with a cyclegan / pix2pix run (any size)",

@@ -27,17 +27,45 @@ def test_sample_bad_inputs(tiny_run, tmp_path, capsys):
     assert "not a ganjax run folder" in capsys.readouterr().err
 
 
-def test_eval_reports_frechet_and_coverage(tiny_run, tmp_path, capsys):
+def _copy(tiny_run, tmp_path):
     import shutil
     run = tmp_path / "copy"
     shutil.copytree(tiny_run, run)  # eval writes eval.json and a cached classifier: keep the shared run intact
+    return run
+
+
+def test_eval_reports_frechet_and_coverage(tiny_run, tmp_path, capsys):
+    run = _copy(tiny_run, tmp_path)
+    assert "eval.json" not in (run / "report.html").read_text()
     assert main(["eval", str(run)]) == 0
-    out = capsys.readouterr().out
-    assert "Fréchet distance" in out and "ratio to floor" in out
+    captured = capsys.readouterr()
+    assert "Fréchet distance" in captured.out and "ratio to floor" in captured.out
+    assert "training the evaluation classifier (30 steps" in captured.err and "cached in" in captured.err
     r = json.load(open(run / "eval.json"))
     assert r["frechet_distance"] > r["frechet_floor_real_vs_real"] >= 0
     assert len(r["class_share"]) == 10 and abs(sum(r["class_share"]) - 1) < 1e-3
     assert r["classifier_test_accuracy"] > 0.5
+    held_out = 80  # data.limit=400, holdout 0.2
+    assert (r["num_samples"], r["fd_sample_size"]) == (100, held_out)  # n: the config's eval.num_samples
     assert os.path.isdir(run / "eval" / "classifier")
-    assert main(["eval", str(run)]) == 0  # second time: the cached classifier is reused
+    page = (run / "report.html").read_text()  # eval refreshes the report with its numbers
+    assert "<h2>eval.json</h2>" in page and "frechet_ratio" in page
+    assert main(["eval", str(run)]) == 0  # second time: the cached classifier is reused, silently
+    assert "training the evaluation classifier" not in capsys.readouterr().err
     assert json.load(open(run / "eval.json"))["classifier_test_accuracy"] == r["classifier_test_accuracy"]
+    assert main(["eval", str(run), "--n", "20"]) == 0  # --n: generated samples, and the Fréchet size below it
+    r20 = json.load(open(run / "eval.json"))
+    assert (r20["num_samples"], r20["fd_sample_size"]) == (20, 20)
+    assert abs(sum(r20["class_share"]) - 1) < 1e-3 and all(s >= 0 for s in r20["class_share"])
+    assert "generated samples" in capsys.readouterr().out
+
+
+def test_eval_rejects_bad_n(tiny_run, tmp_path, capsys):
+    run = _copy(tiny_run, tmp_path)
+    page = (run / "report.html").read_text()
+    for n in ("0", "-3", "9"):
+        assert main(["eval", str(run), "--n", n]) == 2
+        err = capsys.readouterr().err
+        assert err.strip() == f"ganjax: error: --n must be at least 10 generated samples, got {n}"
+    assert not (run / "eval.json").exists() and not (run / "eval").exists()  # nothing written
+    assert (run / "report.html").read_text() == page

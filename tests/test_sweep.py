@@ -181,6 +181,10 @@ def test_resumed_sweep_equals_straight_one(swept, tmp_path, capsys):
     assert main(sweep_argv(spec, run, "--best", "d_loss:max")) == 0  # finished: nothing trains, summary again
     out = capsys.readouterr().out
     assert "best by d_loss (max): member_00" in out and "failed at step" in out
+    kept = (run / "summary.csv").read_bytes()
+    assert main(sweep_argv(spec, run, "--best", "frechet")) == 2  # a metric it lacks: the summary stays
+    assert "--best 'frechet' is not a metric of this sweep" in capsys.readouterr().err
+    assert (run / "summary.csv").read_bytes() == kept
 
 
 def test_classification_of_config_keys():

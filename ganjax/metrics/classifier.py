@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import flax.linen as nn
 import jax
@@ -27,8 +28,11 @@ class Classifier(nn.Module):
 
 
 def train_classifier(images_u8: np.ndarray, labels: np.ndarray, num_classes: int, steps: int,
-                     seed: int = 0, batch: int = 128):
-    """Params of a Classifier fitted to (images, labels) with Adam; small random shifts for robustness."""
+                     seed: int = 0, batch: int = 128, progress: bool | None = False):
+    """Params of a Classifier fitted to (images, labels) with Adam; small random shifts for robustness.
+    progress: a tqdm bar on stderr (None: only when stderr is a terminal; False: none)."""
+    from tqdm import tqdm
+
     model = Classifier(num_classes)
     key = jax.random.PRNGKey(seed)
     params = model.init(key, jnp.zeros((1,) + images_u8.shape[1:]))["params"]
@@ -50,19 +54,31 @@ def train_classifier(images_u8: np.ndarray, labels: np.ndarray, num_classes: int
 
     # A Python loop over a jitted step: XLA:CPU runs convolutions inside lax.scan far slower.
     opt = tx.init(params)
-    for k in jax.random.split(key, steps):
+    bar = tqdm(total=steps, disable=True if progress is False else None, unit="step", dynamic_ncols=True,
+               desc="eval classifier", leave=False)
+    every = 10  # wait for the device every few steps so that the bar shows work done, not work queued
+    for i, k in enumerate(jax.random.split(key, steps)):
         params, opt = step(params, opt, k)
+        if (i + 1) % every == 0 or i + 1 == steps:
+            jax.block_until_ready(params)
+            bar.update(i + 1 - bar.n)
+    bar.close()
     return params
 
 
-def cached_classifier(cache_dir: str, images_u8, labels, num_classes: int, steps: int):
-    """Train once and keep the params (orbax, not pickle) in `cache_dir`."""
+def cached_classifier(cache_dir: str, images_u8, labels, num_classes: int, steps: int,
+                      progress: bool | None = False):
+    """Train once and keep the params (orbax, not pickle) in `cache_dir`. Unless progress is False, training
+    announces itself in one line on stderr and shows a bar (see train_classifier)."""
     model = Classifier(num_classes)
     abstract = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0),
                                                  jnp.zeros((1,) + images_u8.shape[1:]))["params"])
     if os.path.isdir(cache_dir):
         return model, load_tree(cache_dir, abstract)
-    params = train_classifier(images_u8, labels, num_classes, steps)
+    if progress is not False:
+        print(f"training the evaluation classifier ({steps} steps on {len(images_u8)} real images; once: "
+              f"cached in {cache_dir})", file=sys.stderr, flush=True)
+    params = train_classifier(images_u8, labels, num_classes, steps, progress=progress)
     save_tree(cache_dir, params)
     return model, params
 

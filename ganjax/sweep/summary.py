@@ -168,11 +168,13 @@ def write_summary(root: str, best: str = "auto", echo: bool = True) -> dict:
     root = os.path.abspath(os.path.expanduser(root))
     record = load_record(root)
     rows, keys, metric_names = member_rows(root, record)
-    try:
-        pick, metric, mode, error = *choose_best(rows, metric_names, best), None
-    except UsageError as e:  # still write the table and figure; the run's results are all there
-        pick, metric, mode, error = None, "", "", e
     columns = ["member", "program", *keys, "status", "step", *metric_names]
+    try:
+        pick, metric, mode = choose_best(rows, metric_names, best)
+    except UsageError:  # show the table, keep the summary files as they are (the runs themselves are safe)
+        if echo:
+            print(format_table(rows, columns, None))
+        raise
     csv_path = write_csv(rows, columns, os.path.join(root, "summary.csv"), pick)
     png_path = plot(root, rows, keys, os.path.join(root, "summary.png"), pick)
     line = (f"best by {metric} ({mode}): {pick['member']} ({metric}={_cell(pick[metric])}"
@@ -182,9 +184,7 @@ def write_summary(root: str, best: str = "auto", echo: bool = True) -> dict:
         line += "; a GAN loss is not image quality: --eval adds the Fréchet distance"
     if echo:
         print(format_table(rows, columns, pick))
-        print(line if error is None else "best: not chosen")
+        print(line)
         print(f"wrote {csv_path} and {png_path}")
-    if error is not None:
-        raise error
     return {"rows": rows, "best": pick, "metric": metric, "mode": mode, "line": line, "csv": csv_path,
             "figure": png_path}
