@@ -20,6 +20,16 @@ def test_sample_png_folder_and_step(tiny_run, tmp_path):
     assert sorted(os.listdir(out)) == [f"sample_{i:05d}.png" for i in range(5)]
 
 
+def test_sample_grid_png(tiny_run, tmp_path):
+    from PIL import Image
+    out = tmp_path / "grid.png"
+    assert main(["sample", str(tiny_run), "--n", "16", "--output", str(out)]) == 0
+    assert out.is_file()  # one image, not a folder named grid.png
+    w, h = Image.open(out).size
+    assert w == h and w >= 4 * 28  # 4 x 4 samples, enlarged for legibility
+    assert main(["sample", str(tiny_run), "--n", "16", "--output", str(out)]) == 2  # never overwrites
+
+
 def test_sample_bad_inputs(tiny_run, tmp_path, capsys):
     assert main(["sample", str(tiny_run), "--n", "5", "--output", str(tmp_path / "a"), "--step", "7"]) == 2
     assert "no checkpoint at step 7" in capsys.readouterr().err
