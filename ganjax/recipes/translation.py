@@ -59,9 +59,9 @@ class CycleGAN(TranslationRecipe):
 
     def generate(self, run, batch, hp):
         a, b = batch["A"], batch["B"]
-        if self.use_identity and self.merge_generator_calls and self.cfg.model.norm != "batch":
-            # each generator once over [its own domain's images, the other's]: with per-image norms the same
-            # function as two calls, in half the kernel launches (what a step at batch 1 is bound by)
+        if self.use_identity and self.merge_generator_calls and self.norm_per_image:
+            # each generator once over [its own domain's images, the other's]: the same function as two
+            # calls, in half the kernel launches (what a step at batch 1 is bound by)
             n = a.shape[0]
             g_a, g_b = run("G_A", jnp.concatenate([a, b])), run("G_B", jnp.concatenate([b, a]))
             out = {"fake_B": g_a[:n], "idt_A": g_a[n:], "fake_A": g_b[:n], "idt_B": g_b[n:]}

@@ -191,9 +191,15 @@ class TranslationRecipe(Recipe):
         """Full-size output of `translate --mode resize` from the input and the resized-back translation."""
         return translated
 
+    @property
+    def norm_per_image(self) -> bool:
+        """Instance norm (or none) normalises each image alone, so one call on the images of two calls is the
+        same function; batch norm's statistics would mix them (the reference's separate batches are kept)."""
+        return self.cfg.model.norm != "batch"
+
     def _d_pair(self, run, name, real, fake):
-        """D's logits on real and fake; batch norm sees them as separate batches, as in the reference."""
-        if self.cfg.model.norm == "batch":
+        """D's logits on real and fake, in one call unless batch norm must see them as separate batches."""
+        if not self.norm_per_image:
             return run(name, real), run(name, fake)
         logits = run(name, jnp.concatenate([real, fake]))
         return logits[: real.shape[0]], logits[real.shape[0]:]

@@ -57,8 +57,10 @@ def prepare(workdir: str, cfg) -> str:
 
 
 def _sweep_hint(folder: str) -> str:
-    """For a sweep's folder (its record is sweep.json, ganjax/sweep/runner.py): where its runs are."""
-    if not os.path.isfile(os.path.join(os.path.expanduser(folder), "sweep.json")):
+    """For a sweep's folder (one holding the sweep's record): where its runs are."""
+    from ganjax.sweep.runner import RECORD  # imported here: the sweep runner imports this module
+
+    if not os.path.isfile(os.path.join(os.path.expanduser(folder), RECORD)):
         return ""
     return f"; it is a sweep folder: each member's run is {os.path.join(folder, 'member_NNN')}"
 
