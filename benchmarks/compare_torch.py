@@ -33,7 +33,8 @@ xla_flags.apply()  # the GPU defaults `ganjax` sets (ganjax/xla_flags.py)
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ganjax import bench, bench_models  # noqa: E402
+from ganjax import bench  # noqa: E402
+from ganjax.bench import models as bench_models  # noqa: E402
 from harness import TorchRunner, failed_row, torch_device  # noqa: E402
 
 CPU_DCGAN = dict(dtype="float32", upsample="subpixel,phase")
@@ -49,7 +50,7 @@ def parse(argv):
     p.add_argument("--torch-threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     p.add_argument("--torch-dtype", default=None, help="the twin's dtype when it should differ from ganjax's "
                                                        "(e.g. --dtype bfloat16 --torch-dtype float32)")
-    p.set_defaults(out="benchmarks/results/compare_torch.jsonl")
+    p.set_defaults(out="benchmarks/results/compare_torch.jsonl", width=128)  # the article's network
     args = p.parse_args(argv)
     notes = []
     for key, value in (CPU_DCGAN if args.model == "dcgan" else CPU_CYCLEGAN).items():
@@ -61,7 +62,7 @@ def parse(argv):
 
 
 def make_twin(args, variant, batch, dtype, data, params):
-    from torch_twin import make_twin as make
+    from twins import make_twin as make
 
     device = torch_device()
     if args.model == "dcgan":

@@ -1,5 +1,5 @@
 """Before/after of models/cpu_conv.py on the article's DCGAN step: ganjax with XLA's own convolution
-gradients (cpu_conv.ENABLED = False) vs with cpu_conv's, and the PyTorch twin, timed interleaved in one
+gradients (cpu_rules.ENABLED = False) vs with cpu_conv's, and the PyTorch twin, timed interleaved in one
 process (ganjax/bench.py: measure).
 
   python benchmarks/cpu_conv_ab.py [--batch 64] [--width 128] [--torch-threads 1]
@@ -16,8 +16,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from ganjax import bench, bench_models  # noqa: E402
-from ganjax.models import cpu_conv  # noqa: E402
+from ganjax import bench  # noqa: E402
+from ganjax.bench import models as bench_models  # noqa: E402
+from ganjax.models import cpu_rules  # noqa: E402
 from harness import TorchRunner  # noqa: E402
 
 
@@ -32,18 +33,18 @@ def main(argv=None):
     p.add_argument("--out", default="benchmarks/results/cpu_conv_ab.jsonl")
     args = p.parse_args(argv)
     import torch
-    from torch_twin import make_twin
+    from twins import make_twin
 
     if args.torch_threads:
         torch.set_num_threads(args.torch_threads)
     opts = argparse.Namespace(width=args.width, fuse=None)
     runners = []
     for enabled in (False, True):
-        cpu_conv.ENABLED = enabled  # read while tracing: the compiled step keeps the choice
+        cpu_rules.ENABLED = enabled  # read while tracing: the compiled step keeps the choice
         r = bench_models.jax_runner("dcgan", args.batch, "float32", args.steps_per_dispatch, args.upsample, opts)
         r.impl = "ganjax" if enabled else "ganjax-xla-grads"
         runners.append(r)
-    cpu_conv.ENABLED = True
+    cpu_rules.ENABLED = True
     twin = make_twin("dcgan", width=args.width, upsample=args.upsample, batch=args.batch, device="cpu")
     twin.set_data(np.array(runners[0].data["images"]))
     twin.load(__import__("jax").device_get(runners[0].state.params))

@@ -12,7 +12,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ganjax import bench, bench_models, xla_flags  # noqa: E402
+from ganjax import bench, xla_flags  # noqa: E402
+from ganjax.bench import models as bench_models  # noqa: E402
 
 
 def main(argv=None):

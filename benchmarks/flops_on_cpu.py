@@ -19,8 +19,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from ganjax import bench, bench_models  # noqa: E402
-from ganjax.models import cpu_conv  # noqa: E402
+from ganjax import bench  # noqa: E402
+from ganjax.bench import models as bench_models  # noqa: E402
+from ganjax.models import cpu_rules  # noqa: E402
 
 
 def flops_per_image(model: str, variant: str, batch: int) -> float | None:
@@ -45,13 +46,13 @@ def main(argv=None):
     p.add_argument("--out", default=None, help="also write the filled rows here")
     args = p.parse_args(argv)
     rows = [json.loads(line) for path in args.rows for line in open(path) if line.strip()]
-    counted, enabled = {}, cpu_conv.ENABLED
+    counted, enabled = {}, cpu_rules.ENABLED
     try:
-        cpu_conv.ENABLED = False
+        cpu_rules.ENABLED = False
         for key in {(r["model"], r["variant"], r["batch"]) for r in rows}:
             counted[key] = flops_per_image(*key)
     finally:
-        cpu_conv.ENABLED = enabled
+        cpu_rules.ENABLED = enabled
     for r in rows:
         fpi = counted[(r["model"], r["variant"], r["batch"])]
         r["flops_per_image"], r["flops_source"] = fpi, "xla_cost_analysis on CPU (flops_on_cpu.py)"

@@ -67,7 +67,7 @@ stage dcgan_b64 90 $CMP --model dcgan --batch $B64 --dtype float32,bfloat16 --to
 stage dcgan_b1024 120 $CMP --model dcgan --batch $B1K --dtype bfloat16 --upsample phase \
   --steps-per-dispatch 1,4 --torch-modes eager,compile
 # 4. upsampling variants, ganjax alone: the article's transposed conv as XLA/cuDNN runs it, phase, sub-pixel
-stage upsample 50 $PY -m ganjax.cli bench dcgan --batch $B64,$B1K --dtype bfloat16 --width $W \
+stage upsample 50 $PY -m ganjax bench dcgan --batch $B64,$B1K --dtype bfloat16 --width $W \
   --upsample conv_transpose,subpixel --steps-per-dispatch 1 --repeats 3 --out $ROWS
 # 5. CycleGAN (ResNet-9, 70x70 PatchGAN) at 256x256, batch 1 and 4, vs PyTorch eager fp32
 stage cyclegan 120 $CMP --model cyclegan $CG --batch 1,4 --dtype float32 --upsample phase \
@@ -82,7 +82,7 @@ stage dcgan_k 55 $CMP --model dcgan --batch $B64 --dtype bfloat16 --torch-dtype 
   --steps-per-dispatch 20,100 --torch-modes eager
 
 # 8. the upsampling variants at batch 1024 (a second pass, when stage 4 ran out of time)
-stage upsample_1k 55 $PY -m ganjax.cli bench dcgan --batch $B1K --dtype bfloat16 --width $W \
+stage upsample_1k 55 $PY -m ganjax bench dcgan --batch $B1K --dtype bfloat16 --width $W \
   --upsample conv_transpose,subpixel --steps-per-dispatch 1 --repeats 3 --out $ROWS
 
 # 9. where CycleGAN's step time goes: each part's forward + backward alone (the 3-channel convs, norms, pads)
@@ -102,7 +102,7 @@ stage profile_dcgan 120 bash -c "$PY benchmarks/profile_step.py --model dcgan --
 flag_runs() {  # flag_runs "BENCH ARGUMENTS" FLAGS...: one `ganjax bench` process per XLA_FLAGS value
   local args=$1 f; shift
   for f in "$@"; do
-    XLA_FLAGS="$f" $PY -m ganjax.cli bench $args --repeats 3 --out "$OUT/flags.jsonl"
+    XLA_FLAGS="$f" $PY -m ganjax bench $args --repeats 3 --out "$OUT/flags.jsonl"
   done
 }
 export -f flag_runs
@@ -118,7 +118,7 @@ stage flags ${FLAGS_LIMIT:-280} bash -c "flag_runs 'dcgan --batch $B64 --dtype b
 LHS=--xla_gpu_enable_latency_hiding_scheduler=true
 XLA_FLAGS=$LHS stage lhs_dcgan 70 $CMP --model dcgan --batch $B64 --dtype bfloat16 --torch-dtype float32 \
   --upsample phase --steps-per-dispatch 1,$K --torch-modes eager --out "$OUT/flags.jsonl"
-XLA_FLAGS=$LHS stage lhs_cyclegan 70 $PY -m ganjax.cli bench cyclegan $CG --batch 4 --dtype bfloat16 \
+XLA_FLAGS=$LHS stage lhs_cyclegan 70 $PY -m ganjax bench cyclegan $CG --batch 4 --dtype bfloat16 \
   --steps-per-dispatch 1 --repeats 3 --out "$OUT/flags.jsonl"
 # 11b. launch overhead at K steps per dispatch (DCGAN b64 bf16 K=20 runs 0.9 ms a step, ~7 % of peak): the
 #     scan's while loop recorded whole into the CUDA graph (command buffers of type WHILE/CONDITIONAL, not

@@ -28,7 +28,8 @@ from ganjax import xla_flags  # noqa: E402
 xla_flags.apply()  # the GPU defaults `ganjax` sets (ganjax/xla_flags.py)
 import jax  # noqa: E402
 
-from ganjax import bench, bench_models  # noqa: E402
+from ganjax import bench  # noqa: E402
+from ganjax.bench import models as bench_models  # noqa: E402
 
 KINDS = [  # (kind, regex on the lower-cased kernel name), first match wins
     ("conv weight grad", r"wgrad|bwd_filter|backward_filter|filter_grad"),

@@ -8,7 +8,7 @@ nearest ×2 + Conv2d(W, 5, pad 2). The step is ganjax's: G forward once, D updat
 logistic loss on real ++ detached fake), then G update through the *updated* D (as PyTorch's DCGAN example).
 
 CycleGAN (models/resnet_gen.py, models/patchgan.py): torch_twin_cyclegan.py (kept apart for size), made
-by `make_twin("cyclegan", ...)`.
+by `twins.make_twin("cyclegan", ...)`.
 
 All steps draw their batch on the device (random indices into uint8 data, → [-1, 1], noise) like ganjax.
 """
@@ -182,10 +182,3 @@ class DCGANTwin(Twin):
         self.opt_g.step()
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
 
-
-def make_twin(model: str, **kwargs):
-    """DCGANTwin(**kwargs) for "dcgan", CycleGANTwin(**kwargs) for "cyclegan" (torch_twin_cyclegan.py)."""
-    if model == "dcgan":
-        return DCGANTwin(**kwargs)
-    from torch_twin_cyclegan import CycleGANTwin
-    return CycleGANTwin(**kwargs)

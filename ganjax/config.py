@@ -11,6 +11,7 @@ from __future__ import annotations
 from ganjax.errors import GanjaxError
 
 import ast
+import re
 import difflib
 import importlib.util
 import json
@@ -154,3 +155,62 @@ def from_json(text: str) -> ml_collections.ConfigDict:
     cfg = ml_collections.ConfigDict(json.loads(text))
     cfg.lock()
     return cfg
+
+
+_ASSIGN = re.compile(r"^\s*c((?:\.[A-Za-z_]\w*)+)\s*=.*?#\s?(.*)$")
+_COMMENT_ONLY = re.compile(r"^(\s*)#\s?(.*)$")
+
+
+def key_comments(path: str) -> dict[str, str]:
+    """{dotted key: comment} from an experiment file's `c.a.b = value  # comment` lines (a comment-only line
+    right below, indented like the comment, continues it), and from the experiment files it loads with
+    load_module (e.g. a sweep built on another experiment's config). Reads the text; runs nothing."""
+    out: dict[str, str] = {}
+    paths, seen = [os.path.abspath(path)], set()
+    while paths:
+        p = paths.pop()
+        if p in seen or not os.path.isfile(p):
+            continue
+        seen.add(p)
+        with open(p, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        last, column = None, -1
+        for line in lines:
+            m = _ASSIGN.match(line)
+            c = _COMMENT_ONLY.match(line)
+            if m and "#" in line and not _in_string(line, line.index("#")):
+                last, column = m.group(1)[1:], line.index("#")
+                out.setdefault(last, m.group(2).strip())
+            elif c and last and len(c.group(1)) == column:
+                out[last] += " " + c.group(2).strip()
+            else:
+                last = None
+            for ref in re.findall(r"""["']([\w./-]+\.py)["']""", line):  # load_module(...dcgan_mnist.py")
+                paths.append(os.path.join(os.path.dirname(p), os.path.basename(ref)))
+    return out
+
+
+def _in_string(line: str, index: int) -> bool:
+    return line[:index].count('"') % 2 == 1 or line[:index].count("'") % 2 == 1
+
+
+def flat(cfg: ml_collections.ConfigDict) -> dict[str, Any]:
+    """{dotted key: value} of every leaf."""
+    out = {}
+    for k, v in cfg.items():
+        if isinstance(v, ml_collections.ConfigDict):
+            out.update({f"{k}.{kk}": vv for kk, vv in flat(v).items()})
+        else:
+            out[k] = v
+    return out
+
+
+def differences(cfg: ml_collections.ConfigDict, default: ml_collections.ConfigDict) -> dict[str, tuple]:
+    """{dotted key: (value here, default value)} where `cfg` differs from `default` (config_file ignored)."""
+    a, b = flat(cfg), flat(default)
+    keys = [k for k in sorted(set(a) | set(b)) if k != "config_file"]
+    return {k: (a.get(k), b.get(k)) for k in keys if _normal(a.get(k)) != _normal(b.get(k))}
+
+
+def _normal(v):
+    return list(v) if isinstance(v, (tuple, list)) else v

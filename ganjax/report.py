@@ -12,8 +12,9 @@ from ganjax.data import to_uint8
 
 
 def grid(images, nrow: int | None = None, pad: int = 2) -> np.ndarray:
-    """(N, H, W, C) images in [-1, 1] → one uint8 (rows·H, cols·W, C) mosaic."""
-    x = to_uint8(images)
+    """(N, H, W, C) images, floats in [-1, 1] or uint8 pixels, → one uint8 (rows·H, cols·W, C) mosaic."""
+    x = np.asarray(images)
+    x = x if x.dtype == np.uint8 else to_uint8(x)
     n, h, w, c = x.shape
     cols = nrow or int(math.ceil(math.sqrt(n)))
     rows = int(math.ceil(n / cols))
@@ -29,7 +30,7 @@ def save_png(array: np.ndarray, path: str, scale: int = 1) -> str:
     im = Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
     if scale > 1:
         im = im.resize((im.width * scale, im.height * scale), Image.NEAREST)
-    tmp = path + ".tmp.png"
+    tmp = path + ".tmp" + (os.path.splitext(path)[1] or ".png")  # Pillow picks the format by suffix
     im.save(tmp)
     os.replace(tmp, path)
     return path

@@ -26,7 +26,7 @@ def tiny_argv(workdir, *extra):
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """A finished tiny DCGAN run folder (shared; tests must not modify it)."""
-    from ganjax.cli import main
+    from ganjax.commands import main
     workdir = tmp_path_factory.mktemp("runs") / "tiny"
     assert main(tiny_argv(workdir)) == 0
     return workdir

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganjax.cli import main
+from ganjax.commands import main
 from tests.conftest import DCGAN, tiny_argv
 
 
@@ -115,7 +115,7 @@ def test_existing_runs_are_never_modified(tiny_run, folders, tmp_path, capsys):
         (["sample", str(run), "--n", "0", "--output", str(tmp_path / "o")], "--n must be positive"),
         (["sample", str(folders["empty"]), "--n", "4", "--output", str(tmp_path / "o")], "not a ganjax run folder"),
         (["eval", str(folders["empty"])], "not a ganjax run folder"),
-        (["sample", str(run), "--config.train.steps=3", "--n", "2", "--output", "x"], "apply to train only"),
+        (["sample", str(run), "--config.train.steps=3", "--n", "2", "--output", "x"], "apply to train, sweep and config only"),
     ]
     for argv, expected in cases:
         assert main(argv) == 2, argv
@@ -146,9 +146,9 @@ def test_ganjax_warnings_are_one_plain_line(capsys):
     """The command line shows ganjax's own warnings (e.g. skipped image files) like its errors: one line."""
     import warnings
 
-    from ganjax import cli
+    from ganjax import commands as cli
 
-    ours = os.path.join(os.path.dirname(cli.__file__), "data", "translation.py")
+    ours = os.path.join(cli.PACKAGE_DIR, "data", "translation.py")
     with warnings.catch_warnings():
         warnings.showwarning = cli._show_warning
         warnings.warn_explicit("ROOT: skipped 1 unreadable image file(s) (bad.png)", UserWarning, ours, 1)

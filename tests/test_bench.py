@@ -5,7 +5,7 @@ import os
 import pytest
 
 from ganjax import bench
-from ganjax.cli import main
+from ganjax.commands import main
 
 FIELDS = ("impl", "model", "variant", "dtype", "fuse", "batch", "k", "images_per_s", "step_ms", "step_ms_min",
           "compile_s", "peak_mem_bytes", "peak_mem_source", "flops_per_image", "flops_source", "peak_flops",
@@ -118,8 +118,8 @@ def test_flops_count_one_step_and_fill_rows_measured_elsewhere(tmp_path, capsys,
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
     import flops_on_cpu
 
-    from ganjax.models import cpu_conv
-    monkeypatch.setattr(cpu_conv, "ENABLED", False)  # the model's own FLOPs, as flops_on_cpu counts them
+    from ganjax.models import cpu_rules
+    monkeypatch.setattr(cpu_rules, "ENABLED", False)  # the model's own FLOPs, as flops_on_cpu counts them
     out = tmp_path / "bench.jsonl"
     args = ["bench", "dcgan", "--batch", "4", "--width", "8", "--dtype", "float32", "--upsample", "conv_transpose",
             "--iters", "1", "--repeats", "1", "--warmup", "1", "--out", str(out)]
@@ -133,7 +133,7 @@ def test_flops_count_one_step_and_fill_rows_measured_elsewhere(tmp_path, capsys,
     (filled,) = flops_on_cpu.main([str(rows_file)])
     assert filled["flops_per_image"] == pytest.approx(one["flops_per_image"], rel=1e-6)
     assert filled["frac_peak"] == pytest.approx(one["flops_per_image"] * one["images_per_s"] / 800e12)
-    assert cpu_conv.ENABLED is False  # restored to what it was
+    assert cpu_rules.ENABLED is False  # restored to what it was
 
 
 def test_xla_flag_defaults_respect_what_the_user_set(monkeypatch):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from jax import lax
 
-from ganjax.models import cpu_conv, phase_conv
+from ganjax.models import cpu_conv, cpu_rules, phase_conv
 from ganjax.models.dcgan import Discriminator, Generator
 
 DN = ("NHWC", "HWIO", "NHWC")
@@ -66,7 +66,7 @@ def test_article_models_same_params_function_and_gradients_with_and_without(monk
     loss = lambda gv, dv: jnp.sum(jnp.sin(d.apply(dv, g.apply(gv, z))))
     monkeypatch.setattr(phase_conv, "MERGED_GRAD_MIN_PIXELS", 1)
     fast = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))(gv, dv)  # the switch is read while tracing
-    monkeypatch.setattr(cpu_conv, "ENABLED", False)  # plain lax convolutions and XLA's gradients
+    monkeypatch.setattr(cpu_rules, "ENABLED", False)  # plain lax convolutions and XLA's gradients
     plain = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))(gv, dv)
     assert jax.tree_util.tree_structure(fast) == jax.tree_util.tree_structure(plain)
     for a, b in zip(jax.tree_util.tree_leaves(fast), jax.tree_util.tree_leaves(plain)):
@@ -116,9 +116,9 @@ def test_gradient_of_gradient_equals_lax_and_stays_per_member(monkeypatch):
     r1 = lambda p: jnp.sum(jax.grad(lambda x: jnp.sum(d.apply({"params": p}, x)))(x) ** 2)
     grad = jax.jit(jax.grad(r1))
     fast = grad(dp[0])
-    monkeypatch.setattr(cpu_conv, "ENABLED", False)
+    monkeypatch.setattr(cpu_rules, "ENABLED", False)
     plain = jax.jit(jax.grad(r1))(dp[0])
-    monkeypatch.setattr(cpu_conv, "ENABLED", True)
+    monkeypatch.setattr(cpu_rules, "ENABLED", True)
     for a, b in zip(jax.tree_util.tree_leaves(fast), jax.tree_util.tree_leaves(plain)):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6 * float(jnp.max(jnp.abs(b))))
     if jax.default_backend() == "cpu":

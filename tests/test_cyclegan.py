@@ -11,7 +11,7 @@ from PIL import Image
 from ganjax import config as config_lib
 from ganjax import recipes
 from ganjax.recipes.image_pool import init_pool, query_pool
-from ganjax.runs import load_run
+from ganjax.inference import load_run
 from ganjax.train.loop import train_and_evaluate
 from ganjax.train.state import Runner
 from ganjax.train.steps import compile_multi_step
@@ -158,7 +158,7 @@ def test_one_generator_pass_over_both_domains_equals_separate_calls():
 
 
 def test_missing_data_root_is_named_and_nothing_is_written(tmp_path, capsys):
-    from ganjax.cli import main
+    from ganjax.commands import main
     run = tmp_path / "run"
     assert main(["train", EXP + ":runlocal", "--workdir", str(run), f"--config.data.root={tmp_path}/nope"]) == 2
     err = capsys.readouterr().err.strip()

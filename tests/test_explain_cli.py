@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from ganjax.cli import main
+from ganjax.commands import main
 
 
 def snapshot(run, skip=("figures",)):
@@ -156,7 +156,7 @@ def test_ganspace_matches_library_principal_directions():
     import numpy as np
 
     from ganjax.interpret.latent import principal_directions
-    from ganjax.interpret.model_commands import ganspace
+    from ganjax.interpret.latent_report import ganspace
 
     w = jax.random.normal(jax.random.key(1), (8, 40))
     f = lambda z: jnp.tanh(z @ w) * jnp.linspace(3.0, 0.1, 40)

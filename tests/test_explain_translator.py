@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from ganjax.cli import main
+from ganjax.commands import main
 
 SMALL = [("model.ngf", "4"), ("model.ndf", "4"), ("model.n_blocks", "1")]
 
@@ -17,7 +17,7 @@ SMALL = [("model.ngf", "4"), ("model.ndf", "4"), ("model.n_blocks", "1")]
 def stand_in_run(workdir, experiment):
     from ganjax import config as config_lib
     from ganjax import recipes
-    from ganjax.checkpoint import Checkpoints
+    from ganjax.train.checkpoint import Checkpoints
     from ganjax.train import workdir as wd
 
     cfg = config_lib.load(f"experiments/{experiment}.py:runlocal", SMALL)

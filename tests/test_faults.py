@@ -12,9 +12,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from ganjax import losses, recipes
-from ganjax.checkpoint import Checkpoints
-from ganjax.cli import main
-from ganjax.runs import load_run
+from ganjax.train.checkpoint import Checkpoints
+from ganjax.commands import main
+from ganjax.inference import load_run
 from ganjax.train.workdir import load_config
 from tests.conftest import tiny_argv
 
@@ -30,7 +30,7 @@ def leaves(run):
 def start(run, tmp_cache):
     env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=str(tmp_cache),
                JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0", JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
-    return subprocess.Popen([sys.executable, "-m", "ganjax.cli"] + tiny_argv(run, *LONG),
+    return subprocess.Popen([sys.executable, "-m", "ganjax"] + tiny_argv(run, *LONG),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
 
 
@@ -86,7 +86,7 @@ def test_kill9_at_random_moments_then_resume_is_bit_identical(tmp_path):
 
 def test_sigterm_saves_and_exits_cleanly(tmp_path):
     run = tmp_path / "term"
-    proc = subprocess.Popen([sys.executable, "-m", "ganjax.cli"] + tiny_argv(run, "--config.train.steps=100000",
+    proc = subprocess.Popen([sys.executable, "-m", "ganjax"] + tiny_argv(run, "--config.train.steps=100000",
                             "--config.train.ckpt_every=100000", "--config.train.sample_every=100000"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
@@ -142,7 +142,7 @@ def test_old_checkpoints_are_deleted_atomically(tmp_path):
     """keep=2: old steps go through the trash folder (one rename, then removal), so a kill while deleting can
     leave debris only there, never a half-deleted step that lists as a checkpoint; the debris is removed
     when the folder is next opened."""
-    from ganjax.checkpoint import TRASH
+    from ganjax.train.checkpoint import TRASH
     state = {"w": jnp.arange(1000.0), "step": jnp.int32(0)}
     c = Checkpoints(str(tmp_path), keep=2)
     for step in range(1, 5):

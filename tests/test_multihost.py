@@ -10,8 +10,8 @@ import time
 import jax
 import numpy as np
 
-from ganjax.cli import main
-from ganjax.runs import load_run
+from ganjax.commands import main
+from ganjax.inference import load_run
 from tests.conftest import ROOT, tiny_argv
 
 
@@ -26,7 +26,7 @@ def launch_two(run, cache, *extra, timeout=600):
     port = free_port()
     env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=str(cache), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
                JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
-    procs = [subprocess.Popen([sys.executable, "-m", "ganjax.cli"]
+    procs = [subprocess.Popen([sys.executable, "-m", "ganjax"]
                               + tiny_argv(run, "--config.mesh.data=-1", *extra)
                               + ["--coordinator", f"127.0.0.1:{port}", "--num-processes", "2", "--process-id", str(i)],
                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -11,7 +11,7 @@ import pytest
 from ganjax import config as config_lib
 from ganjax import recipes
 from ganjax.data import DataError
-from ganjax.runs import load_run
+from ganjax.inference import load_run
 from ganjax.train.loop import train_and_evaluate
 from ganjax.train.state import Runner
 

@@ -3,7 +3,7 @@ import os
 
 import numpy as np
 
-from ganjax.cli import main
+from ganjax.commands import main
 
 
 def test_sample_npz(tiny_run, tmp_path):

@@ -13,8 +13,8 @@ import jax
 import numpy as np
 import pytest
 
-from ganjax.cli import main
-from ganjax.runs import load_run
+from ganjax.commands import main
+from ganjax.inference import load_run
 from tests.conftest import ROOT, tiny_argv
 
 SCRIPT = os.path.join(ROOT, "tests", "sharded_equivalence.py")
@@ -58,7 +58,7 @@ def test_eight_device_run_resumes_on_one_device(tmp_path, tiny_run):
     """`--config.mesh.data=-1` trains over all 8 devices; its checkpoint resumes on one device, and the
     result equals the run that used one device throughout."""
     run = tmp_path / "eight"
-    out = run8(["-m", "ganjax.cli"] + tiny_argv(run, "--config.mesh.data=-1", "--config.train.steps=10"))
+    out = run8(["-m", "ganjax"] + tiny_argv(run, "--config.mesh.data=-1", "--config.train.steps=10"))
     assert out.returncode == 0, out.stderr[-3000:]
     assert sorted(os.listdir(run / "checkpoints")) == ["10"]
     assert main(tiny_argv(run)) == 0
@@ -79,7 +79,7 @@ def test_more_devices_than_exist_is_one_line(tmp_path, capsys):
 
 def test_global_batch_not_divisible_is_one_line(tmp_path):
     run = tmp_path / "r"
-    out = run8(["-m", "ganjax.cli"] + tiny_argv(run, "--config.mesh.data=-1", "--config.train.batch_size=12"),
+    out = run8(["-m", "ganjax"] + tiny_argv(run, "--config.mesh.data=-1", "--config.train.batch_size=12"),
                timeout=300)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert out.stderr.strip().splitlines()[-1] == (

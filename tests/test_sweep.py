@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from ganjax import recipes
-from ganjax.cli import main
-from ganjax.runs import load_run
+from ganjax.commands import main
+from ganjax.inference import load_run
 from ganjax.sweep import classify, expand, plan
 from ganjax.sweep.runner import compile_program, stack, unstack
 from ganjax.train.steps import compile_multi_step

@@ -19,8 +19,8 @@ def _script(out: str) -> None:
     import jax.numpy as jnp
     import numpy as np
     from ganjax import config, recipes
-    from ganjax.cli import main
-    from ganjax.runs import load_run
+    from ganjax.commands import main
+    from ganjax.inference import load_run
     from ganjax.sweep.runner import compile_program, place, stack, unstack
     from tests.conftest import DCGAN, TINY
     from tests.test_sweep import agreement, numbers

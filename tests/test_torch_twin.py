@@ -11,9 +11,10 @@ import pytest
 torch = pytest.importorskip("torch")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from ganjax.bench_models import cyclegan_setup, dcgan_setup  # noqa: E402
+from ganjax.bench.models import cyclegan_setup, dcgan_setup  # noqa: E402
 from ganjax.train.steps import train_step  # noqa: E402
-from torch_twin import DCGANTwin, make_twin  # noqa: E402
+from torch_twin import DCGANTwin  # noqa: E402
+from twins import make_twin  # noqa: E402
 
 UPSAMPLES = ("conv_transpose", "subpixel", "resize_conv", "phase")
 

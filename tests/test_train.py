@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from ganjax import losses
-from ganjax.cli import main
-from ganjax.runs import load_run
+from ganjax.commands import main
+from ganjax.inference import load_run
 from tests.conftest import tiny_argv
 
 
@@ -71,7 +71,7 @@ def test_resume_is_bit_identical(tmp_path, tiny_run):
 def test_killed_run_resumes_exactly(tmp_path, tiny_run):
     """SIGKILL in the middle of training, then the same command again: same final parameters."""
     run = tmp_path / "killed"
-    argv = [sys.executable, "-m", "ganjax.cli"] + tiny_argv(run)
+    argv = [sys.executable, "-m", "ganjax"] + tiny_argv(run)
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and not os.path.isdir(run / "checkpoints" / "10") and proc.poll() is None:

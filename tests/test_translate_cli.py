@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganjax import cli
+from ganjax import commands as cli
 from ganjax import config as config_lib
 from ganjax.train.loop import train_and_evaluate
 from ganjax.train.workdir import prepare

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ganjax.bench import JaxRunner
+from ganjax.bench.harness import JaxRunner
 from ganjax.errors import UsageError
 
 
@@ -18,7 +18,7 @@ def experiment_config(name: str, overrides: list[tuple[str, str]]):
     """experiments/NAME.py (next to the package, as in this repository) with dotted overrides."""
     from ganjax import config as config_lib
 
-    path = Path(__file__).resolve().parents[1] / "experiments" / f"{name}.py"
+    path = Path(__file__).resolve().parents[2] / "experiments" / f"{name}.py"
     if not path.is_file():
         raise UsageError(f"ganjax bench needs the repository's experiments/{name}.py (not found at {path})")
     return config_lib.load(str(path), overrides)
@@ -52,7 +52,7 @@ def cyclegan_setup(batch: int, dtype: str, size: int, upsample: str = "phase", n
 
 def jax_runner(model: str, batch: int, dtype: str, k: int, variant: str, args) -> JaxRunner:
     """The ganjax runner of one configuration; `args` carries width (dcgan), size / ngf / blocks
-    (cyclegan) and fuse, as parsed by ganjax.bench.add_arguments."""
+    (cyclegan) and fuse, as parsed by ganjax.bench.options.add_arguments."""
     if model == "dcgan":
         recipe, data = dcgan_setup(batch, dtype, variant, args.width)
         label = {"model": f"dcgan-w{args.width}", "variant": variant, "dtype": dtype}

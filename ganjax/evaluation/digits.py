@@ -1,4 +1,4 @@
-"""`ganjax eval` for image GANs trained on labelled digits (sklearn digits, MNIST/Fashion-MNIST IDX files).
+"""What `ganjax eval` computes for image GANs trained on labelled digits (sklearn digits, MNIST/Fashion-MNIST IDX files).
 
 A small classifier is trained once on the run's real training images and cached in the run folder. In its
 feature space we report the Fréchet distance of generated images to the held-out real images, the same
@@ -21,23 +21,18 @@ from ganjax.data import to_float
 from ganjax.errors import UsageError
 from ganjax.metrics.classifier import cached_classifier, embed
 from ganjax.metrics.frechet import frechet_distance
-from ganjax.runs import load_run
-from ganjax.sampling import generate
+from ganjax.inference import load_run, sample_images
 from ganjax.train.workdir import load_config, write_atomic
 
 
 MIN_SAMPLES = 10  # fewer generated (or held-out) images make the Fréchet distance meaningless
 
 
-def evaluate_run(run: str, step: int | None = None, num_samples: int | None = None, verbose: bool = True) -> dict:
-    """Evaluate a digit GAN run (CycleGAN / pix2pix: see eval_translation); writes RUN/eval.json, refreshes
-    RUN/report.html and returns the numbers. num_samples: generated images (default: the config's
+def evaluate_digits(run: str, step: int | None = None, num_samples: int | None = None, verbose: bool = True) -> dict:
+    """Evaluate a digit GAN run; writes RUN/eval.json, refreshes RUN/report.html and returns the numbers. num_samples: generated images (default: the config's
     eval.num_samples). verbose: print the table, and announce the first classifier training with a progress
     bar (on a terminal)."""
     cfg = load_config(run)
-    if cfg.experiment in ("cyclegan", "pix2pix"):
-        from ganjax.eval_translation import evaluate_translation
-        return evaluate_translation(run, step=step)
     n = cfg.eval.num_samples if num_samples is None else num_samples
     if not isinstance(n, int) or n < MIN_SAMPLES:  # checked before anything is written
         what = "--n" if num_samples is not None else "eval.num_samples in the run's config.json (give --n)"
@@ -56,7 +51,7 @@ def evaluate_run(run: str, step: int | None = None, num_samples: int | None = No
     m = min(n, len(ds.test), len(ds.train))  # generated, held-out and real-train images compared at one size
     f_test, p_test = embed(model, params, np.asarray(to_float(ds.test)))
     f_train, _ = embed(model, params, np.asarray(to_float(ds.train[:m])))
-    fake = generate(recipe, state, n, seed=cfg.seed + 2)
+    fake = sample_images(recipe, state, n, seed=cfg.seed + 2)
     f_fake, p_fake = embed(model, params, fake)
     fd = frechet_distance(f_fake[:m], f_test[:m])
     floor = frechet_distance(f_train[:m], f_test[:m])

@@ -1,4 +1,4 @@
-"""`ganjax eval RUN` for CycleGAN / pix2pix runs: PSNR and SSIM of G(test A) against the true B.
+"""What `ganjax eval RUN` computes for CycleGAN / pix2pix runs: PSNR and SSIM of G(test A) against the true B.
 
 For every test image, G_A(A) (pix2pix: G(A)) is compared with the ground-truth B image, and so is the
 input A itself: the identity baseline, which a useful model must beat. Images are the central
@@ -20,7 +20,8 @@ import numpy as np
 from ganjax.data import DataError
 from ganjax.data.translation import center_crop, to_float
 from ganjax.metrics.image import psnr, ssim
-from ganjax.runs import load_run
+from ganjax.inference import load_run
+from ganjax.train.workdir import write_atomic
 
 PSNR_CAP = 60.0
 SHOWN_ROWS = 12
@@ -59,7 +60,7 @@ def translation_metrics(translate, state, test_a: np.ndarray, truth: np.ndarray,
     return dict(zip(("psnr", "ssim", "identity_psnr", "identity_ssim"), cols))
 
 
-def evaluate_translation(run: str, step: int | None = None) -> dict:
+def evaluate_translation(run: str, step: int | None = None, verbose: bool = True) -> dict:
     """Evaluate a CycleGAN (A→B) or pix2pix run on its test set; writes RUN/eval.json and returns it."""
     from ganjax import report
 
@@ -86,13 +87,11 @@ def evaluate_translation(run: str, step: int | None = None) -> dict:
     }
     run_dir = os.path.abspath(os.path.expanduser(run))
     path = os.path.join(run_dir, "eval.json")
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(to_json(result))
-    os.replace(tmp, path)
+    write_atomic(path, to_json(result))
     report.write_html(run_dir)
-    print(format_table(result))
-    print(f"wrote {path}")
+    if verbose:
+        print(format_table(result))
+        print(f"wrote {path}")
     return result
 
 

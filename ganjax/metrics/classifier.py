@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ganjax.checkpoint import load_tree, save_tree
+from ganjax.train.checkpoint import load_tree, save_tree
 from ganjax.data import to_float
 
 

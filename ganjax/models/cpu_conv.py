@@ -33,16 +33,12 @@ import functools
 import jax
 import jax.numpy as jnp
 from jax import lax
-from jax.custom_batching import custom_vmap
+
+from ganjax.models.cpu_rules import active, per_member, per_member_tree  # noqa: F401 (re-exported)
+from ganjax.models.phase_conv import phase_conv_transpose
 
 DN = ("NHWC", "HWIO", "NHWC")
 SMALL = 4  # at most this many output (input) channels: forward (input gradient) by taps
-ENABLED = True  # False: lax everywhere (for before/after timings: benchmarks/cpu_conv_ab.py)
-
-
-def active() -> bool:
-    """Whether conv2d's CPU formulations are used: on XLA:CPU unless ENABLED is switched off."""
-    return ENABLED and jax.default_backend() == "cpu"
 
 
 def _out_size(n: int, k: int, s: int, lo: int, hi: int) -> int:
@@ -100,61 +96,12 @@ def _input_grad(dy, w, xshape, stride, padding):
     if stride == 2 and c > SMALL and h == 2 * dy.shape[1] and wd == 2 * dy.shape[2]:
         # a stride-2 transposed convolution of dy with the flipped, transposed kernel: dilated dy padded
         # (k − 1 − lo, size + lo + 1 − 2·out), computed by output phases
-        from ganjax.models.phase_conv import phase_conv_transpose  # phase_conv imports this module
         pads = tuple((k - 1 - lo, size + lo + 1 - 2 * out)
                      for k, (lo, _), size, out in ((kh, padding[0], h, dy.shape[1]), (kw, padding[1], wd, dy.shape[2])))
         if all(a + b == k for (a, b), k in zip(pads, (kh, kw))):
             return phase_conv_transpose(dy, jnp.swapaxes(w[::-1, ::-1], 2, 3), pads)
     x0 = jnp.zeros(xshape, dy.dtype)
     return jax.vjp(lambda x: _lax_conv(x, w, stride, padding), x0)[1](dy)[0]
-
-
-# -- under jax.vmap (a sweep's stacked members): each member's convolutions, not one grouped convolution ----
-# jax.vmap of a convolution whose weights are mapped becomes one grouped convolution, which XLA:CPU runs
-# ~9x slower than the members' convolutions one by one and which sums in another order (so a stacked
-# sweep member would drift from the same config trained alone). These rules make the program compute
-# each member's convolution exactly as the unbatched program does, one after another; a mapped input
-# with shared weights (e.g. integrated gradients' interpolation steps) is folded into the batch instead.
-def per_member(fn, fold_first: bool):
-    """fn(*arrays) with a vmap rule: fold the mapped axis of the first argument into its batch when it is
-    the only mapped one and `fold_first`, else apply fn to each mapped slice in turn and stack."""
-    f = custom_vmap(fn)
-
-    @f.def_vmap
-    def rule(axis_size, in_batched, *args):
-        if fold_first and in_batched[0] and not any(in_batched[1:]):
-            x = args[0]
-            out = f(x.reshape(-1, *x.shape[2:]), *args[1:])
-            out = jax.tree_util.tree_map(lambda o: o.reshape(axis_size, -1, *o.shape[1:]), out)
-        else:
-            outs = [f(*(a[i] if b else a for a, b in zip(args, in_batched))) for i in range(axis_size)]
-            out = jax.tree_util.tree_map(lambda *o: jnp.stack(o), *outs)
-        return out, jax.tree_util.tree_map(lambda _: True, out)
-
-    # custom_vmap functions cannot be linearized: differentiating this one differentiates fn itself,
-    # batched the ordinary way (conv2d and dot_general below never differentiate it: their custom VJPs
-    # call each other; phase_conv's gradients of gradients do)
-    g = jax.custom_jvp(lambda *args: f(*args))
-    g.defjvp(lambda primals, tangents: jax.jvp(fn, primals, tangents))
-    return g
-
-
-def per_member_tree(fn):
-    """fn(*pytrees) → pytree; under jax.vmap on XLA:CPU computed member by member (per_member on the leaves).
-
-    For the optimizer update of a sweep (train/steps.py): XLA's algebraic simplifier rewrites Adam's
-    `m / (1 − b1ᵗ) / (√v̂ + ε)` one way when 1 − b1ᵗ is a scalar (one run) and another when it is a
-    per-member vector (a vmapped sweep), a 1-ulp difference that Adam's normalised steps then grow;
-    per member, the arithmetic is the unbatched program's."""
-    if not active():
-        return fn
-
-    def call(*trees):
-        leaves, treedef = jax.tree_util.tree_flatten(trees)
-        out_tree = jax.tree_util.tree_structure(jax.eval_shape(fn, *trees))
-        flat = lambda *xs: jax.tree_util.tree_leaves(fn(*jax.tree_util.tree_unflatten(treedef, list(xs))))
-        return jax.tree_util.tree_unflatten(out_tree, per_member(flat, fold_first=False)(*leaves))
-    return call
 
 
 @functools.lru_cache(maxsize=None)

@@ -25,8 +25,15 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from ganjax.models import cpu_conv
-from ganjax.models.upsample import depth_to_space
+from ganjax.models import cpu_rules
+
+
+def depth_to_space(x: jnp.ndarray, r: int = 2) -> jnp.ndarray:
+    """(N, H, W, C·r·r) → (N, H·r, W·r, C), channel c·r² + i·r + j going to pixel (r·h + i, r·w + j)."""
+    n, h, w, c = x.shape
+    c_out = c // (r * r)
+    x = x.reshape(n, h, w, c_out, r, r).transpose(0, 1, 4, 2, 5, 3)
+    return x.reshape(n, h * r, w * r, c_out)
 
 
 def phase_plan(kernel: int, lo: int, hi: int) -> list[tuple[int, tuple[int, int]]]:
@@ -56,7 +63,7 @@ def phase_conv_transpose(x: jax.Array, kernel: jax.Array, padding, transpose_ker
     if transpose_kernel:  # gradient-of-convolution semantics: flip spatially, swap in / out
         kernel = jnp.swapaxes(kernel[::-1, ::-1], 2, 3)
     padding = tuple((int(lo), int(hi)) for lo, hi in padding)
-    if cpu_conv.active() and precision is None:
+    if cpu_rules.active() and precision is None:
         return _phases_cpu(x, kernel, padding)
     return _phases(x, kernel, padding, precision)
 
@@ -102,15 +109,15 @@ def _phases_grads(x, kernel, dy, padding):
     return gx, gk
 
 
-# under jax.vmap: each member's convolutions, as models/cpu_conv.py (per_member) explains
+# under jax.vmap: each member's convolutions, as models/cpu_conv.py explains (cpu_rules.per_member)
 @functools.lru_cache(maxsize=None)
 def _member_phases(padding):
-    return cpu_conv.per_member(lambda x, k: _phases(x, k, padding), fold_first=True)
+    return cpu_rules.per_member(lambda x, k: _phases(x, k, padding), fold_first=True)
 
 
 @functools.lru_cache(maxsize=None)
 def _member_phases_grads(padding):
-    return cpu_conv.per_member(lambda x, k, dy: _phases_grads(x, k, dy, padding), fold_first=False)
+    return cpu_rules.per_member(lambda x, k, dy: _phases_grads(x, k, dy, padding), fold_first=False)
 
 
 _phases_cpu.defvjp(_phases_cpu_fwd, _phases_cpu_bwd)

@@ -15,16 +15,9 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from ganjax.models import cpu_conv
+from ganjax.models.phase_conv import PhaseConvTranspose, depth_to_space  # noqa: F401 (depth_to_space re-exported)
 
 METHODS = ("conv_transpose", "subpixel", "resize_conv", "phase")
-
-
-def depth_to_space(x: jnp.ndarray, r: int = 2) -> jnp.ndarray:
-    """(N, H, W, C·r·r) → (N, H·r, W·r, C), channel c·r² + i·r + j going to pixel (r·h + i, r·w + j)."""
-    n, h, w, c = x.shape
-    c_out = c // (r * r)
-    x = x.reshape(n, h, w, c_out, r, r).transpose(0, 1, 4, 2, 5, 3)
-    return x.reshape(n, h * r, w * r, c_out)
 
 
 def same_pad(kernel: int) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -53,7 +46,6 @@ class Upsample(nn.Module):
             lo = k - 1 - k // 2 if k % 2 else k - 1 - (k // 2 - 1)
             pad = ((lo, lo + (1 if k % 2 else 0)),) * 2
             if self.method == "phase":
-                from ganjax.models.phase_conv import PhaseConvTranspose  # imports this module
                 return PhaseConvTranspose(self.features, (k, k), pad, self.use_bias, kernel_init=self.kernel_init,
                                           dtype=self.dtype, name="ConvTranspose_0")(x)
             return nn.ConvTranspose(self.features, (k, k), strides=(2, 2), padding=pad, use_bias=self.use_bias,

@@ -27,7 +27,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from tqdm import tqdm
 
 from ganjax import recipes, report
-from ganjax.checkpoint import CheckpointError, Checkpoints
+from ganjax.train.checkpoint import CheckpointError, Checkpoints
 from ganjax.errors import UsageError
 from ganjax.sweep.members import check_devices, expand, plan
 from ganjax.train import workdir as wd
@@ -35,7 +35,7 @@ from ganjax.train.loop import Interrupted, chunk_size, first_nonfinite, save_che
 from ganjax.train.steps import default_fuse, train_step
 
 AXIS = "members"
-RECORD = "sweep.json"
+RECORD = wd.SWEEP_RECORD
 CPU_NOTE = ("XLA:CPU runs the grouped convolutions of vmapped members about 9x slower than the same convolutions "
             "separately (measured); ganjax's convolutions avoid them on CPU (models/cpu_conv.per_member), "
             "nn.ConvTranspose does not: model.upsample=phase is the same layer with the same parameters")
@@ -210,7 +210,7 @@ def _evaluate_members(root: str, record: Record, progress: bool) -> None:
     """`ganjax eval` on each trained member; members on the same data share one cached classifier."""
     import shutil
 
-    from ganjax.evaluate import evaluate_run
+    from ganjax.evaluation import evaluate_run
 
     classifiers: dict[str, str] = {}
     for r in record.data["members"]:

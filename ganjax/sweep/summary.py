@@ -13,7 +13,7 @@ import numpy as np
 from ganjax.errors import UsageError
 from ganjax import report
 from ganjax.report import read_metrics
-from ganjax.sweep.runner import RECORD
+from ganjax.train.workdir import SWEEP_RECORD as RECORD
 
 # Metrics where larger is better (everything else: smaller is better); `--best NAME:max` overrides.
 HIGHER_IS_BETTER = {"classes_at_least_5pct", "min_class_share", "mean_confidence", "classifier_test_accuracy",

@@ -27,7 +27,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ganjax import parallel, recipes, report
-from ganjax.checkpoint import CheckpointError, Checkpoints
+from ganjax.train.checkpoint import CheckpointError, Checkpoints
 from ganjax.errors import GanjaxError
 from ganjax.train import workdir as wd
 from ganjax.train.steps import compile_multi_step

@@ -15,6 +15,7 @@ class RunFolderError(GanjaxError, ValueError):
 
 # Parts of the config that define what a run *is*; a run folder cannot be resumed with others.
 IDENTITY_KEYS = ("experiment", "model", "data.source")
+SWEEP_RECORD = "sweep.json"  # a sweep folder's record (ganjax/sweep/runner.py); here for the hint below
 
 
 def _get(d: dict, dotted: str):
@@ -58,9 +59,7 @@ def prepare(workdir: str, cfg) -> str:
 
 def _sweep_hint(folder: str) -> str:
     """For a sweep's folder (one holding the sweep's record): where its runs are."""
-    from ganjax.sweep.runner import RECORD  # imported here: the sweep runner imports this module
-
-    if not os.path.isfile(os.path.join(os.path.expanduser(folder), RECORD)):
+    if not os.path.isfile(os.path.join(os.path.expanduser(folder), SWEEP_RECORD)):
         return ""
     return f"; it is a sweep folder: each member's run is {os.path.join(folder, 'member_NNN')}"
 
