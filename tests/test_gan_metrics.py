@@ -6,12 +6,12 @@ import pytest
 import threadpoolctl
 from scipy.spatial.distance import cdist
 
-import ganjax.metrics.kid as kid_module
-import ganjax.metrics.prdc as prdc_module
+import ganjax.metrics.kernel_distance as kid_module
+import ganjax.metrics.knn_metrics as prdc_module
 from ganjax.errors import UsageError
 from ganjax.metrics.frechet import frechet_distance
-from ganjax.metrics.kid import KIDResult, kid, polynomial_mmd2
-from ganjax.metrics.prdc import density_coverage, prdc, precision_recall
+from ganjax.metrics.kernel_distance import KIDResult, kid, polynomial_mmd2
+from ganjax.metrics.knn_metrics import density_coverage, prdc, precision_recall
 
 
 @pytest.fixture(autouse=True)

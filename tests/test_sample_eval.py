@@ -25,9 +25,24 @@ def test_sample_grid_png(tiny_run, tmp_path):
     out = tmp_path / "grid.png"
     assert main(["sample", str(tiny_run), "--n", "16", "--output", str(out)]) == 0
     assert out.is_file()  # one image, not a folder named grid.png
-    w, h = Image.open(out).size
-    assert w == h and w >= 4 * 28  # 4 x 4 samples, enlarged for legibility
+    grid = np.asarray(Image.open(out))
+    assert grid.shape[0] == grid.shape[1] and grid.shape[0] >= 4 * 28  # 4 x 4 samples, enlarged for legibility
     assert main(["sample", str(tiny_run), "--n", "16", "--output", str(out)]) == 2  # never overwrites
+    assert main(["sample", str(tiny_run), "--n", "16", "--output", str(tmp_path / "s.npz")]) == 0
+    samples = np.load(tmp_path / "s.npz")["images"][..., 0]  # the same seed: the same 16 samples
+    scale, pad = 2, 2  # 28-px samples are enlarged 2x (nearest), with 2-px borders (4 after enlarging)
+    for i, sample in enumerate(samples):
+        r, c = divmod(i, 4)
+        y, x = (pad + r * (28 + pad)) * scale, (pad + c * (28 + pad)) * scale
+        assert np.array_equal(grid[y:y + 28 * scale:scale, x:x + 28 * scale:scale], sample), i
+    assert len(np.unique(samples)) > 50  # real pixel values, not a few grey levels
+
+
+def test_sample_unknown_suffix_is_one_line(tiny_run, tmp_path, capsys):
+    assert main(["sample", str(tiny_run), "--n", "4", "--output", str(tmp_path / "x.gif")]) == 2
+    assert capsys.readouterr().err.strip() == (f"ganjax: error: --output {tmp_path / 'x.gif'}: unknown suffix '.gif'; "
+                                               "give a folder, FILE.png / FILE.jpg (a grid) or FILE.npz (an array)")
+    assert not (tmp_path / "x.gif").exists()
 
 
 def test_sample_bad_inputs(tiny_run, tmp_path, capsys):
@@ -49,12 +64,18 @@ def test_eval_reports_frechet_and_coverage(tiny_run, tmp_path, capsys):
     assert "eval.json" not in (run / "report.html").read_text()
     assert main(["eval", str(run)]) == 0
     captured = capsys.readouterr()
-    assert "Fréchet distance" in captured.out and "ratio to floor" in captured.out
+    assert "Fréchet distance" in captured.out and "ratio to the real floor" in captured.out
+    for line in ("KID (mean ± std over subsets)", "precision", "recall", "density", "coverage"):
+        assert line in captured.out, line
     assert "training the evaluation classifier (30 steps" in captured.err and "cached in" in captured.err
     r = json.load(open(run / "eval.json"))
     assert r["frechet_distance"] > r["frechet_floor_real_vs_real"] >= 0
     assert len(r["class_share"]) == 10 and abs(sum(r["class_share"]) - 1) < 1e-3
     assert r["classifier_test_accuracy"] > 0.5
+    floor = r["real_vs_real"]  # the same metrics for real training images: what a perfect generator scores
+    for key in ("precision", "recall", "coverage"):
+        assert 0 <= r[key] <= 1 and 0 < floor[key] <= 1, key
+    assert floor["kid"] < r["kid"] and r["kid_subset_size"] == floor["kid_subset_size"] == 40  # half of 80
     held_out = 80  # data.limit=400, holdout 0.2
     assert (r["num_samples"], r["fd_sample_size"]) == (100, held_out)  # n: the config's eval.num_samples
     assert os.path.isdir(run / "eval" / "classifier")

@@ -20,11 +20,12 @@ from ganjax import report
 from ganjax.data import to_float
 from ganjax.errors import UsageError
 from ganjax.metrics.classifier import cached_classifier, embed
-from ganjax.metrics.frechet import frechet_distance
+from ganjax.metrics.suite import GUIDE, compare_features
 from ganjax.inference import load_run, sample_images
 from ganjax.train.workdir import load_config, write_atomic
 
 
+FEATURE_KEYS = ("kid", "kid_std", "kid_subset_size", "precision", "recall", "density", "coverage")
 MIN_SAMPLES = 10  # fewer generated (or held-out) images make the Fréchet distance meaningless
 
 
@@ -53,8 +54,9 @@ def evaluate_digits(run: str, step: int | None = None, num_samples: int | None =
     f_train, _ = embed(model, params, np.asarray(to_float(ds.train[:m])))
     fake = sample_images(recipe, state, n, seed=cfg.seed + 2)
     f_fake, p_fake = embed(model, params, fake)
-    fd = frechet_distance(f_fake[:m], f_test[:m])
-    floor = frechet_distance(f_train[:m], f_test[:m])
+    gen = compare_features(f_test[:m], f_fake[:m])       # generated vs held-out
+    real = compare_features(f_test[:m], f_train[:m])      # real training images vs held-out: the floor
+    fd, floor = gen["frechet_distance"], real["frechet_distance"]
     share = np.bincount(p_fake.argmax(1), minlength=ds.num_classes) / n
     result = {
         "step": int(state.step),
@@ -63,6 +65,9 @@ def evaluate_digits(run: str, step: int | None = None, num_samples: int | None =
         "frechet_floor_real_vs_real": round(floor, 4),
         "frechet_ratio": round(fd / max(floor, 1e-12), 3),
         "fd_sample_size": m,
+        **{key: gen[key] for key in FEATURE_KEYS},
+        "real_vs_real": {key: real[key] for key in FEATURE_KEYS},
+        "feature_space": "digit classifier (128-d, trained on the run's real training images)",
         "class_share": [round(float(s), 4) for s in share],
         "min_class_share": round(float(share.min()), 4),
         "classes_at_least_5pct": int((share >= 0.05).sum()),
@@ -79,13 +84,24 @@ def evaluate_digits(run: str, step: int | None = None, num_samples: int | None =
 
 
 def format_table(r: dict) -> str:
-    rows = [("step", r["step"]), ("generated samples", r["num_samples"]),
-            ("Fréchet sample size (each set)", r["fd_sample_size"]),
-            ("Fréchet distance (generated vs held-out)", r["frechet_distance"]),
-            ("Fréchet floor (real train vs held-out)", r["frechet_floor_real_vs_real"]),
-            ("ratio to floor", r["frechet_ratio"]),
-            ("classes with ≥ 5 % of samples", f"{r['classes_at_least_5pct']} / {len(r['class_share'])}"),
-            ("smallest class share", r["min_class_share"]), ("mean confidence", r["mean_confidence"]),
-            ("classifier accuracy on held-out reals", r["classifier_test_accuracy"])]
-    width = max(len(k) for k, _ in rows)
-    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+    """The numbers with the real-vs-real floor beside them, and one line on what good looks like."""
+    real = r.get("real_vs_real", {})
+    kid_line = lambda d: (f"{d['kid']:.4g} ± {d['kid_std']:.2g}" if "kid" in d else "")
+    rows = [("step", r["step"], "", ""),
+            ("generated samples", r["num_samples"], "", f"each set compared at {r['fd_sample_size']} images"),
+            ("Fréchet distance", r["frechet_distance"], r["frechet_floor_real_vs_real"], ""),
+            ("  ratio to the real floor", r["frechet_ratio"], 1.0, GUIDE["frechet_ratio"]),
+            ("KID (mean ± std over subsets)", kid_line(r), kid_line(real),
+             f"subsets of {r.get('kid_subset_size')}; " + GUIDE["kid"].split(";")[0]),
+            *[(name, r.get(name), real.get(name), GUIDE[name].split(":")[0]) for name in ("precision", "recall",
+                                                                                          "density", "coverage")],
+            ("classes with ≥ 5 % of samples", f"{r['classes_at_least_5pct']} / {len(r['class_share'])}", "", ""),
+            ("smallest class share", r["min_class_share"], "", GUIDE["min_class_share"]),
+            ("mean confidence", r["mean_confidence"], "", "near the classifier's confidence on real digits"),
+            ("classifier accuracy on held-out reals", r["classifier_test_accuracy"], "", "")]
+    head = ("", "generated", "real (floor)", "good")
+    fmt = lambda v: "" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
+    cells = [head] + [(a, fmt(b), fmt(c), d) for a, b, c, d in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(3)]
+    lines = [f"{a:<{widths[0]}}  {b:>{widths[1]}}  {c:>{widths[2]}}  {d}".rstrip() for a, b, c, d in cells]
+    return "\n".join([f"features: {r.get('feature_space', 'digit classifier')}", *lines])
