@@ -7,7 +7,7 @@
 
 Per configuration the ganjax runner (its compiled K-step function), the twin eager and the twin under
 torch.compile (a failure is reported as "failed") start from the same parameters and data, and are timed
-interleaved block by block (ganjax/bench.py: measure). ratio = images/s ÷ torch-eager's images/s in the
+interleaved block by block (ganjax/bench/harness.py: measure). ratio = images/s ÷ torch-eager's images/s in the
 same configuration. "phase" is ganjax's phase-decomposed transposed convolution; its twin is the same
 ConvTranspose2d as "conv_transpose". CPU defaults are small so that a quiet 2-core CPU finishes in < 5 min
 (printed when used); XLA threads follow XLA_FLAGS, torch's --torch-threads (default: torch's choice).
@@ -45,12 +45,12 @@ def parse(argv):
     cpu = jax.default_backend() == "cpu"
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, choices=("dcgan", "cyclegan"))
-    bench.add_arguments(p, cpu)
+    bench.add_arguments(p, cpu, dcgan_width=128)  # the article's network
     p.add_argument("--torch-modes", default=None, help="eager,compile (default; CPU cyclegan: eager)")
     p.add_argument("--torch-threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
     p.add_argument("--torch-dtype", default=None, help="the twin's dtype when it should differ from ganjax's "
                                                        "(e.g. --dtype bfloat16 --torch-dtype float32)")
-    p.set_defaults(out="benchmarks/results/compare_torch.jsonl", width=128)  # the article's network
+    p.set_defaults(out="benchmarks/results/compare_torch.jsonl")
     args = p.parse_args(argv)
     notes = []
     for key, value in (CPU_DCGAN if args.model == "dcgan" else CPU_CYCLEGAN).items():

@@ -1,6 +1,6 @@
 """Before/after of models/cpu_conv.py on the article's DCGAN step: ganjax with XLA's own convolution
 gradients (cpu_rules.ENABLED = False) vs with cpu_conv's, and the PyTorch twin, timed interleaved in one
-process (ganjax/bench.py: measure).
+process (ganjax/bench/harness.py: measure).
 
   python benchmarks/cpu_conv_ab.py [--batch 64] [--width 128] [--torch-threads 1]
   XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" \

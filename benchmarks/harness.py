@@ -1,6 +1,6 @@
 """Timing harness of benchmarks/: ganjax.bench's (JaxRunner, measure, rows, table) plus the PyTorch side.
 
-The timing code lives once, in ganjax/bench.py; this module adds TorchRunner, which times a torch twin's
+The timing code lives once, in ganjax/bench/harness.py; this module adds TorchRunner, which times a torch twin's
 full step (benchmarks/torch_twin.py) the same way: warm-up, then median block times with
 torch.cuda.synchronize on GPU (CPU ops are synchronous), peak memory from torch.cuda.max_memory_allocated
 (GPU) or the process's peak RSS (CPU), and the FLOPs per image of the ganjax twin of the same function.

@@ -37,6 +37,7 @@ def get_config(arg=None):
     c.model.n_blocks = 9
     c.model.n_layers_d = 3         # 70x70 PatchGAN
     c.model.norm = "instance"      # instance | batch | none
+    c.model.norm_d = ""            # the discriminator's norm ("" = model.norm, as the reference)
     c.model.dropout = False
     c.model.upsample = "phase"  # phase: the reference's ConvTranspose2d, same parameters, computed fast (9x on an
     #                             H100, 30x on CPU) | conv_transpose (the same layer as XLA runs it) | subpixel | resize_conv
@@ -58,6 +59,10 @@ def get_config(arg=None):
     for side in ("g", "d"):
         c.optim[side] = ml_collections.ConfigDict(dict(lr=2e-4, b1=0.5, b2=0.999, decay_start=0.5))
 
+    c.ema = ml_collections.ConfigDict()  # the generators' moving average (stylegan2-ada's); samples use it
+    c.ema.kimg = 0.5              # half-life in thousands of images (0.5: 500 steps at batch 1); 0 = off
+    c.ema.rampup = 0.05           # half-life at most this fraction of the images seen so far (0 = no ramp-up)
+
     c.mesh = ml_collections.ConfigDict()
     c.mesh.data = 1               # data-parallel devices: N, or -1 = all (every host's); batch_size is global
 
@@ -71,15 +76,19 @@ def get_config(arg=None):
     c.train.keep = 3
     c.train.num_sample_grid = 4    # test images shown (one row of six panels each)
     c.train.on_nan = "stop"
+    c.train.tensorboard = True     # TensorBoard event files in RUN/tensorboard/ (view: tensorboard --logdir runs/)
 
-    if arg.runlocal:  # the built-in task on a CPU in minutes (see the README for measured numbers)
+    if arg.runlocal:  # the built-in task on a CPU in minutes (measured numbers: docs/quality.md)
         c.data.load_size = c.data.crop_size = 32  # flips only: the built-in crops are already random
         c.model.generator = "unet"  # skips: structure survives the few steps a CPU affords
         c.model.ngf = c.model.ndf = 16
         c.model.upsample = "subpixel"  # XLA:CPU is ~30x slower on transposed-conv weight gradients
         for side in ("g", "d"):
             c.optim[side].lr = 2e-3  # few steps: 10x the reference's 2e-4 (still linear to 0 over the 2nd half)
-        c.train.steps = 4400  # 2 200 ended below identity's SSIM in 3 of 4 trainings (README)
+        # tone's B is (nearly) rank 1 in colour: A -> B -> A cannot be undone, and a weight of 10 made G_A hide
+        # the colours in high-frequency noise (SSIM 0.78); 1 keeps content anchored without that pressure
+        c.loss.lambda_A = 1.0
+        c.train.steps = 2200  # ~9.4 CPU-minutes; its 3 seeds are in docs/quality.md (4 400 not measured with these)
         c.train.batch_size = 4
         c.train.steps_per_dispatch = 5
         c.train.log_every = 50

@@ -42,6 +42,10 @@ def get_config(arg=None):
     for side in ("g", "d"):
         c.optim[side] = ml_collections.ConfigDict(dict(lr=2e-4, b1=0.5, b2=0.999, decay_start=1.0))
 
+    c.ema = ml_collections.ConfigDict()  # the generator's moving average (stylegan2-ada's); samples use it
+    c.ema.kimg = 20.0             # half-life in thousands of images (20: ~310 steps at batch 64); 0 = off
+    c.ema.rampup = 0.05           # half-life at most this fraction of the images seen so far (0 = no ramp-up)
+
     c.mesh = ml_collections.ConfigDict()
     c.mesh.data = 1               # data-parallel devices: N, or -1 = all (every host's); batch_size is global
 
@@ -55,6 +59,7 @@ def get_config(arg=None):
     c.train.keep = 3                  # checkpoints kept
     c.train.num_sample_grid = 64      # images in samples/step_XXXXXX.png (fixed noise)
     c.train.on_nan = "stop"           # stop | restore (restore the last good checkpoint, skip ahead)
+    c.train.tensorboard = True        # TensorBoard event files in RUN/tensorboard/ (view: tensorboard --logdir runs/)
 
     c.eval = ml_collections.ConfigDict()
     c.eval.num_samples = 2000

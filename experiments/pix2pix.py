@@ -37,6 +37,7 @@ def get_config(arg=None):
     c.model.n_blocks = 9           # resnet only
     c.model.n_layers_d = 3
     c.model.norm = "batch"
+    c.model.norm_d = ""            # the discriminator's norm ("" = model.norm, as the reference)
     c.model.dropout = True         # the U-Net's dropout 0.5 (train only)
     c.model.upsample = "phase"  # phase: the reference's ConvTranspose2d, same parameters, computed fast (9x on an
     #                             H100, 30x on CPU) | conv_transpose (the same layer as XLA runs it) | subpixel | resize_conv
@@ -56,6 +57,10 @@ def get_config(arg=None):
     for side in ("g", "d"):
         c.optim[side] = ml_collections.ConfigDict(dict(lr=2e-4, b1=0.5, b2=0.999, decay_start=0.5))
 
+    c.ema = ml_collections.ConfigDict()  # the generator's moving average (stylegan2-ada's); samples use it
+    c.ema.kimg = 0.5              # half-life in thousands of images (0.5: 500 steps at batch 1); 0 = off
+    c.ema.rampup = 0.05           # half-life at most this fraction of the images seen so far (0 = no ramp-up)
+
     c.mesh = ml_collections.ConfigDict()
     c.mesh.data = 1               # data-parallel devices: N, or -1 = all (every host's); batch_size is global
 
@@ -69,14 +74,15 @@ def get_config(arg=None):
     c.train.keep = 3
     c.train.num_sample_grid = 6    # test images shown (one row of three panels each)
     c.train.on_nan = "stop"
+    c.train.tensorboard = True     # TensorBoard event files in RUN/tensorboard/ (view: tensorboard --logdir runs/)
 
-    if arg.runlocal:  # the built-in task on a CPU in minutes (see the README for measured numbers)
+    if arg.runlocal:  # the built-in task on a CPU in minutes (measured numbers: docs/quality.md)
         c.data.load_size = c.data.crop_size = 32  # flips only: the built-in crops are already random
         c.model.ngf = c.model.ndf = 16
         c.model.upsample = "subpixel"  # XLA:CPU is ~30x slower on transposed-conv weight gradients
         c.model.colorization = True  # the built-in task is colorize: G maps luma to chroma
         c.optim.g.lr = 1e-3  # few steps: 5x the reference's 2e-4 for G; D keeps 2e-4
-        c.loss.lambda_L1 = 500.0  # so that D's push to vivid colours cannot outrun L1 in 2 500 steps
+        c.loss.lambda_L1 = 2000.0  # PSNR rewards the L1 (median) colour more than D's vivid ones
         c.train.steps = 2500
         c.train.batch_size = 4
         c.train.steps_per_dispatch = 5

@@ -11,7 +11,8 @@ The CLI verbs sample / eval / explain / translate open runs through `load_run` t
 from __future__ import annotations
 
 import os
-from typing import Any, NamedTuple
+import warnings
+from typing import Any
 
 import jax
 import numpy as np
@@ -19,35 +20,58 @@ import numpy as np
 from ganjax import recipes
 from ganjax.errors import UsageError
 from ganjax.train.checkpoint import CheckpointError, Checkpoints
-from ganjax.train.workdir import load_config
+from ganjax.train.workdir import load_config, reading
 
 
-class Run(NamedTuple):
-    """A run folder opened at one checkpoint: its config, its recipe (models and hooks) and its state.
-    A tuple, so `cfg, recipe, state = load_run(path)` works too."""
-    cfg: Any
-    recipe: Any
-    state: Any
+class Run:
+    """A run folder opened at one checkpoint: its config, its recipe (models and hooks) and its state, whose
+    generator is the one inference uses (`generator`: "EMA" or "raw"). Unpacks as `cfg, recipe, state`."""
+
+    def __init__(self, cfg: Any, recipe: Any, state: Any, generator: str = "raw"):
+        self.cfg, self.recipe, self.state, self.generator = cfg, recipe, state, generator
+
+    def __iter__(self):
+        return iter((self.cfg, self.recipe, self.state))
+
+    def __getitem__(self, i):
+        return (self.cfg, self.recipe, self.state)[i]
+
+    def __len__(self) -> int:
+        return 3
 
     @property
     def step(self) -> int:
         return int(self.state.step)
 
+    def __repr__(self) -> str:
+        return f"Run({self.cfg.experiment}, step {self.step}, {self.generator} generator)"
 
-def load_run(run_dir: str, step: int | None = None) -> Run:
-    """The run in `run_dir` at checkpoint `step` (default: the latest)."""
+
+def load_run(run_dir: str, step: int | None = None, ema: bool = True) -> Run:
+    """The run in `run_dir` at checkpoint `step` (default: the latest). ema=True: its generator is the EMA of
+    the trained one where the run keeps one (config section `ema`), as papers sample; ema=False: the raw
+    generator. `Run.generator` says which."""
     cfg = load_config(run_dir)
-    recipe = recipes.build(cfg)
+    with reading(run_dir):
+        recipe = recipes.build(cfg)
+        abstract = jax.eval_shape(recipe.init_state, cfg.seed)
     ckpt_dir = os.path.join(os.path.abspath(os.path.expanduser(run_dir)), "checkpoints")
+    if os.path.lexists(ckpt_dir) and not os.path.isdir(ckpt_dir):
+        raise CheckpointError(f"{ckpt_dir} is not a folder: the run folder is damaged")
     if not os.path.isdir(ckpt_dir):
         raise CheckpointError(f"{run_dir} has no checkpoints yet; train it first")
     ckpts = Checkpoints(ckpt_dir, read_only=True)
     try:
-        abstract = jax.eval_shape(recipe.init_state, cfg.seed)
-        state = ckpts.restore(abstract, step)
+        if step is None and not ckpts.all_steps():
+            raise CheckpointError(f"{run_dir} has no checkpoints yet; train it first")
+        if step is None:  # the newest that restores: a damaged newer one is named in a warning, left as it is
+            state, _ = ckpts.restore_latest(abstract, warn=lambda bad, msg: warnings.warn(
+                f"{msg}; using the newest earlier checkpoint that restores"))
+        else:
+            state = ckpts.restore(abstract, step)
     finally:
         ckpts.close()
-    return Run(cfg, recipe, state)
+    return Run(cfg, recipe, recipe.inference_state(state, ema), recipe.generator_label(state, ema))
 
 
 def sample_images(recipe, state, n: int, seed: int = 0, batch: int = 256) -> np.ndarray:
@@ -65,7 +89,8 @@ def generate(run: Run, n: int, seed: int = 0) -> np.ndarray:
     """`n` images from a DCGAN run, float32 (n, H, W, C) in [-1, 1] (`ganjax.data.to_uint8` for pixels)."""
     if n <= 0:
         raise UsageError(f"n must be positive, got {n}")
-    return sample_images(run.recipe, run.state, n, seed)
+    from ganjax.config import check_seed
+    return sample_images(run.recipe, run.state, n, check_seed(seed))
 
 
 def translate(run: Run, images, direction: str = "AtoB", mode: str = "auto"):

@@ -32,7 +32,12 @@ def folders(tmp_path):
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "todo.txt").write_text("mine")
-    return dict(empty=empty, mixed=mixed, idx=bad_idx, noconf=noconf, notes=notes, tmp=tmp_path)
+    syntax = tmp_path / "syntax.py"
+    syntax.write_text("def get_config(arg=None):\n    input Noise = 1\n")  # the article's own syntax error
+    raises = tmp_path / "raises.py"
+    raises.write_text("def get_config(arg=None):\n    return {}['nope']\n")
+    return dict(empty=empty, mixed=mixed, idx=bad_idx, noconf=noconf, notes=notes, tmp=tmp_path, syntax=syntax,
+                raises=raises)
 
 
 TRAIN_CASES = {
@@ -55,6 +60,21 @@ TRAIN_CASES = {
                      "tfds:mnist:train is not available offline"),
     "override needs value": (["--config.train.steps"], "--config.train.steps needs a value"),
     "dcgan64 on 28px data": (["--config.model.arch=dcgan64"], "model.arch=dcgan64 makes 32, 64 or 128-pixel"),
+    # ranges declared in ganjax.config.RANGES (every rule: tests/test_config.py)
+    "huge seed": (["--config.seed=1e30"], "config key 'seed' must be in [0, 2147483648)"),
+    "seed beyond 64 bits": (["--config.seed=18446744073709551617"], "config key 'seed' must be in [0, 2147483648)"),
+    "nan holdout": (["--config.data.holdout=nan"], "config key 'data.holdout' must be a finite number, got nan"),
+    "zero image size": (["--config.model.image_size=0"], "config key 'model.image_size' must be positive, got 0"),
+    "zero latent": (["--config.model.latent_dim=0"], "config key 'model.latent_dim' must be positive, got 0"),
+    "zero grid": (["--config.train.num_sample_grid=0"], "config key 'train.num_sample_grid' must be positive"),
+    "huge batch": (["--config.train.batch_size=1e12"], "config key 'train.batch_size' must be positive and below 2147483648"),
+    "batch beyond memory": (["--config.train.batch_size=2e9"], "config key 'train.batch_size' is 2000000000: one "
+                                                               "layer's activations alone need"),
+    "negative lr": (["--config.optim.d.lr=-1"], "config key 'optim.d.lr' must be positive, got -1"),
+    "beta above 1": (["--config.optim.d.b1=2"], "config key 'optim.d.b1' must be in [0, 1), got 2"),
+    "negative r1": (["--config.loss.r1_gamma=-5"], "config key 'loss.r1_gamma' must be >= 0, got -5"),
+    "keep zero": (["--config.train.keep=0"], "config key 'train.keep' must be positive, got 0"),
+    "empty key component": (["--config..train.steps=5"], "config key '.train.steps' has an empty component"),
 }
 
 
@@ -83,6 +103,8 @@ CONFIG_FILE_CASES = {
     "not python": ("{notes}/todo.txt", "is not a config file: give a Python file defining get_config"),
     "unknown config arg": (DCGAN + ":fast", "unknown config argument 'fast'"),
     "bad config arg value": (DCGAN + ":runlocal=maybe", "config argument 'runlocal': expected bool, got 'maybe'"),
+    "syntax error": ("{syntax}", "{syntax}:2: invalid syntax"),
+    "raises when run": ("{raises}", "{raises}:2: KeyError: 'nope'"),
 }
 
 
@@ -91,7 +113,7 @@ def test_config_file_errors(case, folders, tmp_path, capsys):
     spec, expected = CONFIG_FILE_CASES[case]
     assert main(["train", spec.format(**folders), "--workdir", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.strip()
-    assert expected in err and len(err.splitlines()) == 1
+    assert expected.format(**folders) in err and len(err.splitlines()) == 1
     assert not (tmp_path / "r").exists()
 
 
@@ -137,9 +159,13 @@ def test_run_without_checkpoint_and_corrupt_checkpoint(tiny_run, tmp_path, capsy
         for f in fs:
             if os.path.getsize(os.path.join(d, f)) > 1000:
                 open(os.path.join(d, f), "wb").close()  # truncate the array data
-    code = main(["sample", str(corrupt), "--n", "2", "--output", str(tmp_path / "o2")])
+    code = main(["sample", str(corrupt), "--n", "2", "--output", str(tmp_path / "o2"), "--step", "20"])
     err = capsys.readouterr().err.strip()
-    assert code == 2 and "checkpoint at step 20" in err and len(err.splitlines()) == 1
+    assert code == 2 and "checkpoint at step 20" in err and "is damaged" in err and len(err.splitlines()) == 1
+    # the latest (the default): a one-line warning naming the damaged step, then the newest one that restores
+    code = main(["sample", str(corrupt), "--n", "2", "--output", str(tmp_path / "o3")])
+    err = capsys.readouterr().err.strip()
+    assert code == 0 and err.startswith("ganjax: warning: checkpoint at step 20") and len(err.splitlines()) == 1
 
 
 def test_ganjax_warnings_are_one_plain_line(capsys):
@@ -164,6 +190,12 @@ def test_ganjax_warnings_are_one_plain_line(capsys):
      "argument --direction: invalid choice: 'btoa' (choose from 'AtoB', 'BtoA') (see ganjax translate --help)"),
     (["eval", "r", "--step", "abc"], "argument --step: invalid int value: 'abc' (see ganjax eval --help)"),
     (["bench", "dcgan", "--width", "abc"], "argument --width: invalid int value: 'abc' (see ganjax bench --help)"),
+    (["sample", "r", "--output", "o.png", "--seed", "99999999999999999999"],
+     "argument --seed: must be an integer in [0, 2147483648), got '99999999999999999999' (see ganjax sample --help)"),
+    (["explain", "r", "--seed", "-1"],
+     "argument --seed: must be an integer in [0, 2147483648), got '-1' (see ganjax explain --help)"),
+    (["attack", "r", "--seed", "2147483648"],
+     "argument --seed: must be an integer in [0, 2147483648), got '2147483648' (see ganjax attack --help)"),
 ])
 def test_argument_errors_are_one_line(argv, expected, capsys):
     assert _main(argv) == 2

@@ -65,8 +65,8 @@ def test_training_losses_finite_and_g_loss_falls(run_dir):
 
 
 def test_restore_and_resume_reproduce_the_run(run_dir):
-    cfg, recipe, state15 = load_run(run_dir, step=15)
-    _, _, state30 = load_run(run_dir)
+    cfg, recipe, state15 = load_run(run_dir, step=15, ema=False)  # the trained state itself, not the EMA swapped in
+    _, _, state30 = load_run(run_dir, ema=False)
     assert int(state15.step) == 15 and int(state30.step) == 30
     assert int(state30.extra["pool_fake_B"]["count"]) == 4  # full after 60 fakes
     fn = compile_multi_step(recipe, recipe.optimizers(), 1)  # the loop's own dispatch
@@ -111,7 +111,7 @@ def _known_batch(recipe):
 
 
 def test_identity_generators_give_zero_cycle_and_known_identity_terms():
-    recipe = recipes.build(tiny_config())
+    recipe = recipes.build(tiny_config(("loss.lambda_A", 10.0)))  # the reference's weight (:runlocal has 1)
     state = recipe.init_state(0)
     batch, hp = _known_batch(recipe), state.hp
     outputs = recipe.generate(lambda name, x: x, batch, hp)  # G_A = G_B = identity
@@ -198,3 +198,35 @@ def test_style_and_content_terms_on_discriminator_features():
     assert len(feats) == 3  # n_layers_d = 2: four convolutions, all but the logit layer
     off = recipes.build(tiny_config())
     assert off.features is None  # weights 0: not computed
+
+
+def test_discriminator_norm_can_differ_from_the_generators():
+    """model.norm_d sets D's norm alone; "" (the full-size default) keeps the reference's: model.norm for both."""
+    full = config_lib.load(EXP, [])
+    assert full.model.norm_d == "" and full.model.norm == "instance"
+    ref = recipes.build(tiny_config(("model.norm", "instance"), ("model.norm_d", "")))
+    assert {m.norm for m in ref.modules.values()} == {"instance"}
+    mixed = recipes.build(tiny_config(("model.norm", "instance"), ("model.norm_d", "none")))
+    assert mixed.modules["G_A"].norm == mixed.modules["G_B"].norm == "instance"
+    assert mixed.modules["D_A"].norm == mixed.modules["D_B"].norm == "none"
+    x = jnp.tanh(jax.random.normal(jax.random.PRNGKey(3), (2, 16, 16, 3)))
+    state = mixed.init_state(0)
+    run_d = Runner(mixed.modules, state.params["d"], state.model_state, jax.random.PRNGKey(0))
+    # without a norm (and with the zero-initialised biases) D is positively homogeneous: D(x/2) = D(x)/2;
+    # with instance norm it is scale-invariant instead: D(x/2) ≈ D(x)
+    y, y_half = run_d("D_A", x), run_d("D_A", 0.5 * x)
+    np.testing.assert_allclose(np.asarray(y_half), 0.5 * np.asarray(y), rtol=1e-4, atol=1e-9)
+    ref_state = ref.init_state(0)
+    run_ref = Runner(ref.modules, ref_state.params["d"], ref_state.model_state, jax.random.PRNGKey(0))
+    r, r_half = np.asarray(run_ref("D_A", x)), np.asarray(run_ref("D_A", 0.5 * x))
+    assert np.abs(r_half - r).max() < 0.2 * np.abs(r_half - 0.5 * r).max()
+    # batch norm in D alone: real and fake go through D in separate calls, the generators stay merged
+    calls = []
+    bn_d = recipes.build(tiny_config(("model.norm", "instance"), ("model.norm_d", "batch")))
+    bn_d._d_pair(lambda name, v: calls.append((name, v.shape[0])) or v, "D_A", x, x)
+    assert calls == [("D_A", 2), ("D_A", 2)] and bn_d.norm_per_image
+    calls.clear()
+    mixed._d_pair(lambda name, v: calls.append((name, v.shape[0])) or v, "D_A", x, x)
+    assert calls == [("D_A", 4)]
+    with pytest.raises(config_lib.ConfigError, match="model.norm_d 'layer'"):
+        recipes.build(tiny_config(("model.norm_d", "layer")))

@@ -147,7 +147,7 @@ def test_run_without_checkpoint(run, tmp_path, capsys):
         assert "no checkpoints" in err and "\n" not in err, err
     assert os.listdir(empty) == ["config.json"]
     assert main(["explain", str(tmp_path / "missing")]) == 2
-    assert "not a ganjax run folder" in capsys.readouterr().err
+    assert "no such folder" in capsys.readouterr().err
 
 
 def test_ganspace_matches_library_principal_directions():

@@ -94,3 +94,11 @@ def test_public_api_names():
     for name in ("load_run", "generate", "translate", "integrated_gradients"):
         assert callable(getattr(ganjax, name)), name
     assert callable(ganjax.metrics.frechet_distance)
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    repo = os.path.dirname(ROOT)
+    readme = open(os.path.join(repo, "README.md"), encoding="utf-8").read()
+    ci = [line for line in open(os.path.join(repo, ".ci", "run")).read().splitlines() if "pytest" in line]
+    assert len(ci) == 1 and f"\n{ci[0]}\n" in readme
+    assert " -q " in ci[0] and "-qq" not in ci[0]

@@ -54,7 +54,7 @@ def test_two_processes_train_checkpoint_and_resume(tmp_path, tiny_run):
     assert "final:" in results[0][1] and "final:" not in results[1][1]  # only process 0 reports
     assert sorted(os.listdir(run / "checkpoints")) == ["10", "20"]
     assert [json.loads(line)["step"] for line in open(run / "metrics.jsonl")] == [5, 10, 15, 20]
-    assert sorted(os.listdir(run / "samples")) == ["step_000010.png", "step_000020.png"]
+    assert sorted(os.listdir(run / "samples")) == ["real.png", "step_000010.png", "step_000020.png"]
     ours, ref = (jax.tree_util.tree_leaves(load_run(r)[2].params) for r in (run, tiny_run))
     assert max(float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in zip(ours, ref)) < 1e-5
 

@@ -80,7 +80,7 @@ def test_eval_reports_frechet_and_coverage(tiny_run, tmp_path, capsys):
     assert (r["num_samples"], r["fd_sample_size"]) == (100, held_out)  # n: the config's eval.num_samples
     assert os.path.isdir(run / "eval" / "classifier")
     page = (run / "report.html").read_text()  # eval refreshes the report with its numbers
-    assert "<h2>eval.json</h2>" in page and "frechet_ratio" in page
+    assert "<h2 id=evaluation>Evaluation</h2>" in page and "frechet_ratio" in page
     assert main(["eval", str(run)]) == 0  # second time: the cached classifier is reused, silently
     assert "training the evaluation classifier" not in capsys.readouterr().err
     assert json.load(open(run / "eval.json"))["classifier_test_accuracy"] == r["classifier_test_accuracy"]

@@ -124,7 +124,7 @@ def test_member_run_matches_the_config_trained_alone(swept, tmp_path):
     _, sw = swept
     alone = tmp_path / "alone"
     assert main(tiny_argv(alone, *[f"--config.{k}={v}" for k, v in MEMBERS[1].items()])) == 0
-    member, ref, other = (load_run(run)[2] for run in (sw / "member_001", alone, sw / "member_000"))
+    member, ref, other = (load_run(run).state for run in (sw / "member_001", alone, sw / "member_000"))
     assert int(member.step) == 20 and numbers(member) == numbers(ref)
     params = lambda s: flat(jax.tree_util.tree_leaves(s.params))
     assert np.abs(params(member) - params(ref)).max() <= 1e-5, np.abs(params(member) - params(ref)).max()
@@ -167,8 +167,8 @@ def test_resumed_sweep_equals_straight_one(swept, tmp_path, capsys):
     """10 steps, then the same command with 20: every member bit-identical to the straight sweep."""
     spec, sw = swept
     run = tmp_path / "resumed"
-    assert main(sweep_argv(spec, run, "--config.train.steps=10")) == 0
-    assert main(sweep_argv(spec, run)) == 0
+    assert main(sweep_argv(spec, run, "--config.train.steps=10", "--no-eval")) == 0
+    assert main(sweep_argv(spec, run, "--no-eval")) == 0
     for name in ("member_000", "member_001", "member_002"):
         a, sa = leaves(run / name)
         b, sb = leaves(sw / name)
@@ -178,9 +178,12 @@ def test_resumed_sweep_equals_straight_one(swept, tmp_path, capsys):
     steps = [json.loads(line)["step"] for line in open(run / "member_000" / "metrics.jsonl")]
     assert steps == [5, 10, 15, 20]
     capsys.readouterr()
-    assert main(sweep_argv(spec, run, "--best", "d_loss:max")) == 0  # finished: nothing trains, summary again
+    assert main(sweep_argv(spec, run, "--best", "d_loss:max", "--no-eval")) == 0  # finished: summary again
     out = capsys.readouterr().out
     assert "best by d_loss (max): member_00" in out and "failed at step" in out
+    assert main(sweep_argv(spec, run, "--no-eval")) == 0  # no evaluation: g_loss, and a warning that says so
+    assert "best by g_loss (min): " in capsys.readouterr().out
+    assert not any((run / m / "eval.json").exists() for m in ("member_000", "member_001"))
     kept = (run / "summary.csv").read_bytes()
     assert main(sweep_argv(spec, run, "--best", "frechet")) == 2  # a metric it lacks: the summary stays
     assert "--best 'frechet' is not a metric of this sweep" in capsys.readouterr().err
@@ -245,10 +248,10 @@ def test_part_trains_one_hosts_share(tmp_path, swept):
     """--part 1/2 (the second of two hosts): only the odd members, under their sweep-wide names."""
     spec, sw = swept
     run = tmp_path / "part1"
-    assert main(sweep_argv(spec, run, "--part", "1/2", "--config.train.steps=10")) == 0
+    assert main(sweep_argv(spec, run, "--part", "1/2", "--config.train.steps=10", "--no-eval")) == 0
     assert sorted(d for d in os.listdir(run) if d.startswith("member_")) == ["member_001"]
     assert [r["member"] for r in csv.DictReader(open(run / "summary.csv"))] == ["member_001"]
-    assert int(load_run(run / "member_001")[2].step) == 10
+    assert int(load_run(run / "member_001").state.step) == 10
 
 
 def test_experiment_without_sweep_and_another_sweeps_folder(tmp_path, swept, capsys):
@@ -268,3 +271,97 @@ def test_dcgan_sweep_experiment_expands():
     assert {m.cfg.optim.g.lr for m in members} == {1e-4, 2e-4, 4e-4, 8e-4}
     local = expand(os.path.join(os.path.dirname(DCGAN), "dcgan_sweep.py") + ":runlocal")
     assert len(local) == 4 and local[0].cfg.train.steps == 100
+
+
+# -- picking the best member by evaluated quality ------------------------------------------------------------
+def test_sweep_evaluates_members_and_stars_the_best_evaluated(swept, capsys):
+    """Digit GAN members are evaluated by default (`ganjax eval`'s eval.json in each finished member, none in
+    the failed one), and the star of summary.csv goes to the lowest Fréchet ratio among members whose every
+    class has >= 8 % of the samples (else the lowest ratio)."""
+    from ganjax.sweep import summary
+    _, sw = swept
+    ev = {m: json.load(open(sw / m / "eval.json")) for m in ("member_000", "member_001")}
+    assert all(e["step"] == 20 and e["generator"] == "EMA" for e in ev.values())
+    assert not (sw / "member_002" / "eval.json").exists()
+    covered = [m for m, e in ev.items() if e["min_class_share"] >= summary.MIN_CLASS_SHARE] or list(ev)
+    want = min(covered, key=lambda m: ev[m]["frechet_ratio"])
+    rows = {r["member"]: r for r in csv.DictReader(open(sw / "summary.csv"))}
+    assert [m for m, r in rows.items() if r["best"] == "1"] == [want]
+    assert float(rows[want]["frechet_ratio"]) == ev[want]["frechet_ratio"]
+
+
+def _set_eval(run, **numbers):
+    path = run / "eval.json"
+    ev = json.load(open(path))
+    ev.update(numbers)
+    path.write_text(json.dumps(ev))
+
+
+def test_star_goes_to_the_best_quality_not_the_lowest_g_loss(swept, tmp_path, capsys):
+    """With member_000 given the best Fréchet ratio but a neglected class, and member_001 the lowest g_loss
+    but the worst ratio, a third evaluation decides: the star follows the rule, not the loss. Evaluations of
+    the member's latest step are kept (nothing is evaluated again); a stale one (another step) is redone."""
+    _, sw = swept
+    run = tmp_path / "sw"
+    import shutil
+    shutil.copytree(sw, run)
+    spec = json.load(open(run / "sweep.json"))["config"]
+    last = lambda m: [json.loads(x) for x in open(run / m / "metrics.jsonl") if '"event"' not in x][-1]
+    low_g = min(("member_000", "member_001"), key=lambda m: last(m)["g_loss"])
+    other = "member_001" if low_g == "member_000" else "member_000"
+    _set_eval(run / low_g, frechet_ratio=9.0, min_class_share=0.09)
+    _set_eval(run / other, frechet_ratio=1.1, min_class_share=0.02)
+    capsys.readouterr()
+    assert main(sweep_argv(spec, run)) == 0
+    out = capsys.readouterr().out
+    # only low_g has every class >= 8 %: it wins on the rule although its ratio is worse
+    assert f"best by frechet_ratio (min, among members with min_class_share >= 0.08): {low_g} (frechet_ratio=9, " \
+           f"min_class_share=0.09" in out
+    _set_eval(run / low_g, frechet_ratio=2.0, min_class_share=0.05)    # now no member covers every class
+    assert main(sweep_argv(spec, run)) == 0
+    out = capsys.readouterr().out
+    assert f"(min, no member has min_class_share >= 0.08): {other} (frechet_ratio=1.1" in out
+    assert f"* {other}" in out and f"* {low_g}" not in out
+    assert main(sweep_argv(spec, run, "--best", "g_loss")) == 0      # asked for: the loss, with its warning
+    out = capsys.readouterr().out
+    assert f"best by g_loss (min): {low_g}" in out and "a GAN loss is not image quality" in out
+    _set_eval(run / other, step=10)                                     # stale: evaluated again
+    assert main(sweep_argv(spec, run)) == 0
+    assert json.load(open(run / other / "eval.json"))["step"] == 20
+
+
+def test_choose_best_rules():
+    from ganjax.sweep.summary import choose_best
+    row = lambda name, **kw: {"member": name, "status": "done", **kw}
+    rows = [row("a", g_loss=0.1, frechet_ratio=4.0, min_class_share=0.09),
+            row("b", g_loss=0.9, frechet_ratio=1.2, min_class_share=0.03),
+            row("c", g_loss=0.5, frechet_ratio=1.6, min_class_share=0.085),
+            {**row("d", g_loss=0.0, frechet_ratio=0.5, min_class_share=0.1), "status": "failed at step 3 (g_loss)"}]
+    names = ["g_loss", "frechet_ratio", "min_class_share"]
+    best, metric, mode, note = choose_best(rows, names)
+    assert (best["member"], metric, mode) == ("c", "frechet_ratio", "min") and note.startswith("among members")
+    assert choose_best(rows, names, "frechet_ratio")[0]["member"] == "b"      # named: the metric alone
+    assert choose_best(rows, names, "g_loss")[0]["member"] == "a"
+    assert choose_best(rows, names, "min_class_share")[0]["member"] == "a"    # higher is better
+    assert choose_best(rows[1:2], names)[3].startswith("no member has")
+    psnr = [row("x", g_loss=0.1, psnr=20.0), row("y", g_loss=0.9, psnr=31.0)]
+    assert choose_best(psnr, ["g_loss", "psnr"])[:3] == (psnr[1], "psnr", "max")
+    assert choose_best(psnr, ["g_loss"])[:3] == (psnr[0], "g_loss", "min")
+
+
+def test_eval_required_of_members_without_an_evaluation_fails_before_training(tmp_path, capsys):
+    """--eval on unlabelled images (a flat folder: no classes for the digit classifier) is a one-line error
+    before anything is trained or written."""
+    from PIL import Image
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        Image.fromarray(rng.integers(0, 255, (28, 28), dtype=np.uint8)).save(folder / f"{i}.png")
+    run = tmp_path / "sw"
+    argv = sweep_argv(sweep_file(tmp_path, [{"seed": 0}]), run, f"--config.data.source=folder:{folder}",
+                      "--config.data.limit=0", "--eval")
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"--eval: member_000 has no evaluation: its data (folder:{folder}) has no labels" in err, err
+    assert len(err.splitlines()) == 1 and not run.exists()

@@ -1,6 +1,7 @@
 """`ganjax translate`, `ganjax eval` on translation runs, and one-line errors for bad input."""
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -129,3 +130,74 @@ def test_grayscale_files_mixed_with_rgb_are_converted(tmp_path):
     assert data.train_a.shape == (3, 16, 16, 3) and data.train_b.shape == (2, 16, 16, 3)
     gray = data.train_a[list(data.names_train_a).index("gray.png")]
     np.testing.assert_array_equal(gray[..., 0], gray[..., 1])
+
+
+def test_inputs_sharing_a_stem_get_distinct_outputs(run_dir, tmp_path, capsys):
+    from ganjax.commands.translate import output_names
+
+    src = tmp_path / "in"
+    src.mkdir()
+    rng = np.random.RandomState(2)
+    for name in ("a.png", "a.jpg", "a_png.png"):
+        Image.fromarray(rng.randint(0, 256, (8, 9, 3), dtype=np.uint8)).save(src / name)
+    code, stdout, err = _ganjax(capsys, "translate", run_dir, "--input", src, "--output", tmp_path / "out")
+    assert code == 0, err
+    assert "wrote 3 image(s)" in stdout
+    assert sorted(os.listdir(tmp_path / "out")) == ["a_jpg.png", "a_png.png", "a_png_2.png"]
+    names = [Path(n) for n in ("a.png", "a.jpg", "a_png.png", "a_png_2.png", "A.PNG", "b.png")]
+    assert output_names(names) == ["a_png_3.png", "a_jpg.png", "a_png.png", "a_png_2.png", "A_png_4.png", "b.png"]
+
+
+def test_a_symlink_at_a_temporary_name_is_never_written_through(run_dir, tmp_path, capsys, monkeypatch):
+    import ganjax.atomic
+
+    src = tmp_path / "x.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(src)
+    out = tmp_path / "out"
+    out.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    os.symlink(victim, out / "x.png.tmp.png")  # the temporary name translate used before
+    os.symlink(victim, out / ".x.png.aaaa.tmp")  # the next random name, planted in advance
+    names = iter(["aaaa", "bbbb"])
+    monkeypatch.setattr(ganjax.atomic.secrets, "token_hex", lambda n: next(names))
+    code, stdout, err = _ganjax(capsys, "translate", run_dir, "--input", src, "--output", out)
+    assert code == 0, err
+    assert victim.read_text() == "precious"
+    assert os.path.islink(out / ".x.png.aaaa.tmp") and not os.path.islink(out / "x.png")
+    with Image.open(out / "x.png") as im:
+        assert im.size == (8, 8)
+    assert sorted(os.listdir(out)) == [".x.png.aaaa.tmp", "x.png", "x.png.tmp.png"]  # bbbb became x.png
+
+
+def test_opening_a_run_never_imports_its_feature_net(run_dir, tmp_path, capsys, monkeypatch):
+    """A received run folder is data: a config.json naming loss.feature_net must not run that module."""
+    import shutil
+    import sys
+
+    from ganjax import load_run
+    from ganjax.recipes.features import FeatureExtractor
+
+    marker = tmp_path / "imported"
+    (tmp_path / "mods").mkdir()
+    (tmp_path / "mods" / "ganjax_evil_features.py").write_text(
+        f"open({str(marker)!r}, 'w').write('ran')\nnet = None\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "mods"))
+    received = tmp_path / "received"
+    shutil.copytree(run_dir, received)
+    cfg = json.loads((received / "config.json").read_text())
+    cfg["loss"].update(feature_net="ganjax_evil_features:net", feature_params=str(tmp_path / "p.npz"),
+                       style_weight=1.0)
+    (received / "config.json").write_text(json.dumps(cfg))
+
+    run = load_run(str(received))
+    assert run.recipe.features is not None and not run.recipe.features.own  # the setting is there, unused
+    img = tmp_path / "in.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(img)
+    code, _, err = _ganjax(capsys, "translate", received, "--input", img, "--output", tmp_path / "o")
+    assert code == 0, err  # sample, eval and explain open runs through the same load_run
+    assert not marker.exists() and "ganjax_evil_features" not in sys.modules
+    with pytest.raises(config_lib.ConfigError):  # only building a training loss imports it
+        FeatureExtractor(config_lib.from_json(json.dumps(cfg)).loss).params
+    assert marker.read_text() == "ran"
+    sys.modules.pop("ganjax_evil_features", None)

@@ -180,3 +180,30 @@ def test_exif_orientation_is_applied_when_reading(tmp_path):
     upright = np.asarray(decode_image(tmp_path / "phone.jpg", 3))
     assert upright.shape == (20, 10, 3)
     assert upright[2, 5, 0] > 200 and upright[-3, 5, 0] < 50  # the red half is now on top
+
+
+def test_side_by_side_pairs_narrower_than_2_px_are_refused(tmp_path):
+    for split in ("train", "test"):
+        _save(tmp_path / split / "ok.png", (8, 16, 3))
+    _save(tmp_path / "train" / "thin.png", (8, 1, 3))
+    with pytest.raises(ValueError) as e:
+        load_paired(tmp_path, load_size=8)
+    assert str(e.value) == (f"{tmp_path / 'train' / 'thin.png'} is 1 px wide: a side-by-side A|B pair needs "
+                            f"at least 2 px (A on the left half, B on the right)")
+    (tmp_path / "train" / "thin.png").unlink()
+    _save(tmp_path / "train" / "two.png", (8, 2, 3))  # 2 px: 1 px of A, 1 px of B
+    assert load_paired(tmp_path, load_size=8).train_a.shape == (2, 8, 8, 3)
+
+
+def test_translation_reads_16_bit_by_range_and_warns_when_colour_becomes_gray(tmp_path):
+    from ganjax.data.translation import decode_image
+
+    Image.fromarray(np.full((6, 6), 200 * 257, np.uint16)).save(tmp_path / "deep.png")
+    assert np.asarray(decode_image(tmp_path / "deep.png", 3))[0, 0].tolist() == [200, 200, 200]
+    _make_unpaired(tmp_path / "u")
+    with pytest.warns(UserWarning) as caught:
+        load_unpaired(tmp_path / "u", channels=1, load_size=8)
+    assert [str(w.message) for w in caught] == [
+        f"{tmp_path / 'u'}: skipped 1 unreadable image file(s) (d_bad.png)",
+        f"{tmp_path / 'u'}: 6 colour image(s) converted to gray for a 1-channel model "
+        f"(set data.channels=3 to keep colour)"]

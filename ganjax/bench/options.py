@@ -9,8 +9,9 @@ from ganjax.errors import UsageError
 DCGAN_TRAINING_WIDTH = 64  # experiments/dcgan_mnist.py's g_width = d_width; the article's network is 128
 
 
-def add_arguments(p: argparse.ArgumentParser, cpu: bool) -> None:
-    """Options shared by `ganjax bench` and benchmarks/compare_torch.py (CPU defaults are smaller)."""
+def add_arguments(p: argparse.ArgumentParser, cpu: bool, dcgan_width: int = DCGAN_TRAINING_WIDTH) -> None:
+    """Options shared by `ganjax bench` and benchmarks/ (CPU defaults are smaller); `dcgan_width`: --width's
+    default (the training default for `ganjax bench`; compare_torch.py times the article's 128)."""
     p.add_argument("--batch", default=None, help="comma-separated batch sizes (default dcgan: 64,256,1024 on "
                                                  "GPU, 64 on CPU; cyclegan: 1,4 on GPU, 1 on CPU)")
     p.add_argument("--dtype", default=None, help="compute dtypes (default float32,bfloat16; CPU cyclegan: "
@@ -23,9 +24,10 @@ def add_arguments(p: argparse.ArgumentParser, cpu: bool) -> None:
     p.add_argument("--fuse", default=None, choices=("scan", "loop"),
                    help="K steps as lax.scan or as a Python loop in one jit (default: loop on CPU, scan "
                         "elsewhere, as training does; see ganjax.train.steps.multi_step)")
-    p.add_argument("--width", type=int, default=None,
-                   help=f"dcgan g_width = d_width (default {DCGAN_TRAINING_WIDTH}, the training default; the "
-                        f"article's network is 128)")
+    what = "the training default" if dcgan_width == DCGAN_TRAINING_WIDTH else "the article's network"
+    p.add_argument("--width", type=int, default=dcgan_width,
+                   help=f"dcgan g_width = d_width (default {dcgan_width}, {what}; the training default is "
+                        f"{DCGAN_TRAINING_WIDTH}, the article's network 128)")
     p.add_argument("--size", type=int, default=None, help="cyclegan image size (default 256 GPU, 64 CPU)")
     p.add_argument("--ngf", type=int, default=64, help="cyclegan ngf = ndf (default 64)")
     p.add_argument("--blocks", type=int, default=9, help="cyclegan residual blocks (default 9)")
@@ -53,8 +55,6 @@ def resolve_defaults(args, cpu: bool) -> list[str]:
             notes.append("CPU: default --dtype float32 (GPU default float32,bfloat16)")
     if args.steps_per_dispatch is None:  # CPU cyclegan: K copies of its step take minutes to compile
         args.steps_per_dispatch = "5" if (cpu and args.model == "dcgan") else "1"
-    if args.model == "dcgan" and args.width is None:
-        args.width = DCGAN_TRAINING_WIDTH
     if args.model == "dcgan":
         notes.append(f"dcgan width {args.width}" + (" (the training default; --width 128 is the article's network)"
                                                     if args.width == DCGAN_TRAINING_WIDTH else ""))

@@ -3,7 +3,11 @@ config), each with `add_parser(subparsers)` and `run(args, overrides)`, over the
 imports this package.
 
 Errors the user can fix are printed as one line (`ganjax: error: ...`) with exit code 2; `--debug`
-shows the full traceback instead.
+shows the full traceback instead. This is the one error boundary of every command: besides ganjax's own
+errors (validation, damaged run folders, checkpoints), it turns the expected failures of the world outside
+into that line — OSError (a full disk, a read-only folder, permissions), tensorstore's storage errors that
+orbax raises as ValueError (`RESOURCE_EXHAUSTED: ... No space left on device`), unreadable JSON, and running
+out of memory (host MemoryError, XLA's RESOURCE_EXHAUSTED). Anything else is a bug and keeps its traceback.
 """
 from __future__ import annotations
 
@@ -69,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     from ganjax import xla_flags
     xla_flags.apply()  # before JAX starts a backend (see ganjax/xla_flags.py for what and why)
     import logging
-    logging.getLogger("absl").setLevel(logging.ERROR)  # orbax's notes on read-only managers etc.
+    # orbax logs, at ERROR and with tracebacks, the failures of its background threads that it then raises to
+    # the caller, where they become the one line below (--debug shows them)
+    logging.getLogger("absl").setLevel(logging.ERROR if "--debug" in argv else logging.CRITICAL)
     try:
         rest, overrides = split_overrides(argv)
     except UsageError as e:
@@ -98,7 +104,36 @@ def _run(args, overrides) -> int:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         print(f"ganjax: {'error: ' if code == 2 else ''}{msg}", file=sys.stderr)
         return code
+    except (OSError, ValueError, RuntimeError, MemoryError) as e:
+        msg = known_failure(e)
+        if msg is None:
+            raise
+        print(f"ganjax: error: {msg}", file=sys.stderr)
+        return 2
     return 0
+
+
+def known_failure(e: BaseException) -> str | None:
+    """One line for an expected failure that is not ganjax's own error, or None (a bug: keep the traceback)."""
+    import json
+
+    text = str(e).strip()
+    first = text.splitlines()[0][:200] if text else type(e).__name__
+    if isinstance(e, MemoryError):
+        return "out of host memory; lower train.batch_size or the number of images"
+    if isinstance(e, OSError):
+        where = f": {e.filename}" if getattr(e, "filename", None) else ""
+        return f"{e.strerror}{where}" if e.strerror else first
+    if isinstance(e, json.JSONDecodeError):
+        return f"a JSON file cannot be read ({e.msg} at line {e.lineno} column {e.colno})"
+    if type(e).__name__ in ("JaxRuntimeError", "XlaRuntimeError") and text.startswith("RESOURCE_EXHAUSTED"):
+        return f"out of memory on the device ({first}); lower train.batch_size or the model's width"
+    if isinstance(e, (ValueError, RuntimeError)):
+        from ganjax.train.checkpoint import storage_error
+        reason = storage_error(e)
+        if reason is not None:
+            return f"a write failed: {reason} ({first})" if reason != first else f"a write failed: {reason}"
+    return None
 
 
 if __name__ == "__main__":

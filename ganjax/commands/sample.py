@@ -7,22 +7,27 @@ GRID_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 def add_parser(sub) -> None:
+    from ganjax.config import seed_arg
+
     s = sub.add_parser("sample", help="write N generated images from a run's checkpoint")
     s.add_argument("run", help="run folder")
     s.add_argument("--n", type=int, default=64, help="number of images (default 64)")
     s.add_argument("--output", required=True, help="a folder (one PNG per sample), FILE.png / .jpg (one grid of "
                                                     "them) or FILE.npz (a uint8 array 'images', N x H x W x C)")
     s.add_argument("--step", type=int, default=None, help="checkpoint step (default: the latest)")
-    s.add_argument("--seed", type=int, default=0, help="seed of the latent noise (default 0)")
+    s.add_argument("--seed", type=seed_arg, default=0, help="seed of the latent noise (default 0)")
+    s.add_argument("--raw", action="store_true", help="use the raw generator, not its EMA (default: the EMA, "
+                                                         "where the run keeps one)")
     s.set_defaults(func=run)
 
 
 def run(args, overrides) -> None:
-    path = sample_to(args.run, args.n, args.output, step=args.step, seed=args.seed)
-    print(f"wrote {args.n} samples to {path}")
+    path, generator = sample_to(args.run, args.n, args.output, step=args.step, seed=args.seed, ema=not args.raw)
+    print(f"wrote {args.n} samples ({generator} generator) to {path}")
 
 
-def sample_to(run: str, n: int, output: str, step: int | None = None, seed: int = 0) -> str:
+def sample_to(run: str, n: int, output: str, step: int | None = None, seed: int = 0, ema: bool = True) -> tuple[str, str]:
+    """Write the samples; returns (the path written, "EMA" or "raw": the generator used)."""
     import numpy as np
 
     from ganjax.data import to_uint8
@@ -38,7 +43,8 @@ def sample_to(run: str, n: int, output: str, step: int | None = None, seed: int 
                          f"or FILE.npz (an array)")
     if ext and os.path.exists(output):
         raise FileExistsError(f"{output} exists; choose another --output")
-    images = to_uint8(generate(load_run(run, step), n, seed))
+    opened = load_run(run, step, ema)
+    images = to_uint8(generate(opened, n, seed))
     if ext:  # one file: the array, or all samples as one grid image
         os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
         if ext == ".npz":
@@ -47,7 +53,7 @@ def sample_to(run: str, n: int, output: str, step: int | None = None, seed: int 
             os.replace(tmp, output)
         else:
             save_grid(images, output)
-        return output
+        return output, opened.generator
     width = max(5, len(str(n - 1)))
     paths = [os.path.join(output, f"sample_{i:0{width}d}.png") for i in range(n)]
     taken = [p for p in paths if os.path.exists(p)]
@@ -56,4 +62,4 @@ def sample_to(run: str, n: int, output: str, step: int | None = None, seed: int 
     os.makedirs(output, exist_ok=True)
     for p, im in zip(paths, images):
         save_png(im, p)
-    return output
+    return output, opened.generator

@@ -1,6 +1,8 @@
 """`ganjax train EXPERIMENT --workdir DIR [--config.a.b=value ...]`: train, or resume, a run."""
 from __future__ import annotations
 
+import os
+
 
 def add_parser(sub) -> None:
     t = sub.add_parser("train", help="train an experiment config (resumes if the workdir holds its run)",
@@ -29,7 +31,12 @@ def run(args, overrides) -> None:
 
     parallel.initialize(args.distributed, args.coordinator, args.num_processes, args.process_id)
     cfg = config_lib.load(args.config, overrides)
-    last = train_and_evaluate(cfg, args.workdir, progress=not args.quiet)
-    if last and parallel.is_writer():
-        print("final: " + "  ".join(f"{k}={v:.4g}" for k, v in last.items()
-                                    if isinstance(v, float) and k != "time"))
+    # the keys set on the command line that differ from the experiment's defaults, for report.html's header:
+    # computed here, where the experiment file runs anyway, because a report never executes a run's config
+    changes = config_lib.differences(cfg, config_lib.load(args.config)) if overrides else {}
+    last = train_and_evaluate(cfg, args.workdir, progress=not args.quiet, config_changes=changes)
+    if parallel.is_writer():
+        if last:
+            print("final: " + "  ".join(f"{k}={v:.4g}" for k, v in last.items()
+                                        if isinstance(v, float) and k != "time"))
+        print(f"report: {os.path.join(os.path.abspath(os.path.expanduser(args.workdir)), 'report.html')}")

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
-from ganjax.data.sources import DataError, load_digits, load_folder, load_idx, load_tfds
+from ganjax.data.sources import DataError, load_digits, load_folder, load_idx, load_tfds, warn_gray
 
 __all__ = ["Dataset", "DataError", "load_dataset", "batch_indices", "to_float", "to_uint8"]
 
@@ -42,7 +43,7 @@ def load_dataset(data_cfg, image_size: int, channels: int) -> Dataset:
         images, labels = load_tfds(name, split or "train", data_cfg.get("tfds_dir") or None)
     else:
         raise DataError(f"unknown data source {source!r}; use digits, idx:PATH, folder:PATH or tfds:NAME[:split]")
-    images = _match_channels(images, channels)
+    images = _match_channels(images, channels, source)
     if images.shape[1:3] != (image_size, image_size):
         if kind == "folder" and not data_cfg.get("resize", False):
             raise DataError(f"images are {images.shape[2]}x{images.shape[1]} but model.image_size is "
@@ -60,13 +61,17 @@ def load_dataset(data_cfg, image_size: int, channels: int) -> Dataset:
                    images[n_train:], split(labels, slice(n_train, None)), source)
 
 
-def _match_channels(images: np.ndarray, channels: int) -> np.ndarray:
+def _match_channels(images: np.ndarray, channels: int, source: str = "data") -> np.ndarray:
     c = images.shape[-1]
     if c == channels:
         return images
     if channels == 3 and c == 1:
         return np.repeat(images, 3, axis=-1)
     if channels == 1 and c in (3, 4):
+        rgb = images[..., :3].astype(np.int16)
+        colour = int(np.sum((np.abs(rgb[..., 0] - rgb[..., 1]) > 8) | (np.abs(rgb[..., 1] - rgb[..., 2]) > 8),
+                            axis=(1, 2)).astype(bool).sum())
+        warn_gray(source, colour, "model.channels")
         lum = images[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
         return np.round(lum).astype(np.uint8)[..., None]
     raise DataError(f"cannot convert {c}-channel images to {channels} channels")
@@ -97,7 +102,9 @@ def batch_indices(key: jax.Array, step: jax.Array, n: int, batch: int) -> jax.Ar
     Because the order is a pure function of (key, step), a resumed run reads exactly the batches the
     uninterrupted run would have read.
     """
-    if batch > n:
+    if batch > n:  # checked while the step is traced: once per compiled program
+        warnings.warn(f"the training set holds {n} image(s), fewer than one batch of {batch}: every batch "
+                      f"repeats images (drawn with replacement)", stacklevel=2)
         return jax.random.randint(jax.random.fold_in(key, step), (batch,), 0, n)
     per_epoch = n // batch
     perm = jax.random.permutation(jax.random.fold_in(key, step // per_epoch), n)

@@ -28,14 +28,16 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
+
+from ganjax.data.sources import READ_ERRORS, open_image, warn_gray, warn_skipped
 
 Array = jax.Array
 
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".pgm", ".pbm", ".bmp",
                   ".tif", ".tiff", ".webp", ".gif")
 UNPAIRED_DIRS = ("trainA", "trainB", "testA", "testB")
-_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
+_DECODE_ERRORS = READ_ERRORS
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,15 +74,18 @@ def _image_files(folder: Path) -> list[Path]:
     return files
 
 
-def decode_image(path: Path, channels: int) -> Image.Image | None:
-    """Fully decoded image, EXIF orientation applied, in mode RGB (channels=3) or L (channels=1); None if
-    unreadable. Training, evaluation and `ganjax translate` all read images through this."""
+def decode_image(path: Path, channels: int, grayed: list | None = None) -> Image.Image | None:
+    """Fully decoded image, EXIF orientation applied, 16-bit and float images converted by their range
+    (ganjax.data.sources.to_8bit), in mode RGB (channels=3) or L (channels=1); None if unreadable.
+    Training, evaluation and `ganjax translate` all read images through this. A colour image read for
+    channels=1 is appended to `grayed` (when given)."""
     try:
-        with Image.open(path) as im:
-            im.load()
-            return ImageOps.exif_transpose(im).convert("RGB" if channels == 3 else "L")
+        im, lost = open_image(path, channels)
     except _DECODE_ERRORS:
         return None
+    if lost and grayed is not None:
+        grayed.append(str(path))
+    return im
 
 
 def _to_array(im: Image.Image, size: int, channels: int) -> np.ndarray:
@@ -94,11 +99,11 @@ def _stack(arrays: list[np.ndarray], what: str) -> np.ndarray:
     return np.stack(arrays)
 
 
-def _load_files(files: list[Path], channels: int, size: int, what: str):
+def _load_files(files: list[Path], channels: int, size: int, what: str, grayed: list):
     """(uint8 array, names, skipped paths) for every readable file of ``files``."""
     arrays, names, skipped = [], [], []
     for path in files:
-        im = decode_image(path, channels)
+        im = decode_image(path, channels, grayed)
         if im is None:
             skipped.append(str(path))
             continue
@@ -107,11 +112,9 @@ def _load_files(files: list[Path], channels: int, size: int, what: str):
     return _stack(arrays, what), tuple(names), skipped
 
 
-def _warn_skipped(root: Path, skipped: list[str]) -> None:
-    if skipped:
-        shown = ", ".join(Path(s).name for s in skipped[:3])
-        warnings.warn(f"{root}: skipped {len(skipped)} unreadable image file(s) ({shown}"
-                      f"{', ...' if len(skipped) > 3 else ''})", stacklevel=3)
+def _warn_skipped(root: Path, skipped: list[str], grayed: list) -> None:
+    warn_skipped(root, skipped, stacklevel=4)
+    warn_gray(root, len(grayed), "data.channels", stacklevel=4)
 
 
 def _check_channels(channels: int) -> None:
@@ -132,25 +135,29 @@ def load_unpaired(root: str | Path, channels: int = 3, load_size: int = 286,
         raise ValueError(f"{root}: missing folder(s) {', '.join(missing)}; expected the unpaired "
                          f"layout ROOT/trainA ROOT/trainB ROOT/testA ROOT/testB")
     files = {d: _image_files(root / d)[:max_images] for d in UNPAIRED_DIRS}
-    arrays, names, skipped = {}, {}, []
+    arrays, names, skipped, grayed = {}, {}, [], []
     for d in UNPAIRED_DIRS:
-        arrays[d], names[d], bad = _load_files(files[d], channels, load_size, str(root / d))
+        arrays[d], names[d], bad = _load_files(files[d], channels, load_size, str(root / d), grayed)
         skipped += bad
-    _warn_skipped(root, skipped)
+    _warn_skipped(root, skipped, grayed)
     return TranslationData(arrays["trainA"], arrays["trainB"], arrays["testA"], arrays["testB"],
                            paired=False, names_train_a=names["trainA"],
                            names_train_b=names["trainB"], names_test_a=names["testA"],
                            names_test_b=names["testB"], skipped=tuple(skipped))
 
 
-def _load_aligned(folder: Path, channels: int, size: int, max_images: int | None):
-    """Split side-by-side AB images (A = left half) of one split folder."""
+def _load_aligned(folder: Path, channels: int, size: int, max_images: int | None, grayed: list):
+    """Split side-by-side AB images (A = left half) of one split folder; an image narrower than 2 px holds
+    no pair and is refused by name."""
     a, b, names, skipped = [], [], [], []
     for path in _image_files(folder)[:max_images]:
-        im = decode_image(path, channels)
+        im = decode_image(path, channels, grayed)
         if im is None:
             skipped.append(str(path))
             continue
+        if im.width < 2:
+            raise ValueError(f"{path} is {im.width} px wide: a side-by-side A|B pair needs at least 2 px "
+                             f"(A on the left half, B on the right)")
         w2 = im.width // 2
         a.append(_to_array(im.crop((0, 0, w2, im.height)), size, channels))
         b.append(_to_array(im.crop((w2, 0, im.width, im.height)), size, channels))
@@ -158,7 +165,7 @@ def _load_aligned(folder: Path, channels: int, size: int, max_images: int | None
     return _stack(a, str(folder)), _stack(b, str(folder)), tuple(names), skipped
 
 
-def _load_matched(dir_a: Path, dir_b: Path, channels: int, size: int, max_images: int | None):
+def _load_matched(dir_a: Path, dir_b: Path, channels: int, size: int, max_images: int | None, grayed: list):
     """Pairs of ``dir_a`` / ``dir_b`` files with equal names (extension ignored)."""
     files_a = _image_files(dir_a)
     files_b = {p.stem: p for p in _image_files(dir_b)}
@@ -171,7 +178,7 @@ def _load_matched(dir_a: Path, dir_b: Path, channels: int, size: int, max_images
                       stacklevel=3)
     a, b, names, skipped = [], [], [], []
     for pa, pb in pairs[:max_images]:
-        ia, ib = decode_image(pa, channels), decode_image(pb, channels)
+        ia, ib = decode_image(pa, channels, grayed), decode_image(pb, channels, grayed)
         skipped += [str(p) for p, im in ((pa, ia), (pb, ib)) if im is None]
         if ia is None or ib is None:
             continue
@@ -198,16 +205,16 @@ def load_paired(root: str | Path, channels: int = 3, load_size: int = 286,
     if not ((base / "train").is_dir() and (base / test).is_dir()):
         raise ValueError(f"{root}: expected the paired layout ROOT/train + ROOT/test with AB "
                          f"images side by side, or ROOT/A/{{train,test}} + ROOT/B/{{train,test}}")
-    out, skipped = {}, []
+    out, skipped, grayed = {}, [], []
     for split in ("train", test):
         if base is root:
-            a, b, names, bad = _load_aligned(root / split, channels, load_size, max_images)
+            a, b, names, bad = _load_aligned(root / split, channels, load_size, max_images, grayed)
         else:
             a, b, names, bad = _load_matched(root / "A" / split, root / "B" / split,
-                                             channels, load_size, max_images)
+                                             channels, load_size, max_images, grayed)
         out[split] = (b, a, names) if direction == "BtoA" else (a, b, names)
         skipped += bad
-    _warn_skipped(root, skipped)
+    _warn_skipped(root, skipped, grayed)
     (tr_a, tr_b, tr_n), (te_a, te_b, te_n) = out["train"], out[test]
     return TranslationData(tr_a, tr_b, te_a, te_b, paired=True, names_train_a=tr_n,
                            names_train_b=tr_n, names_test_a=te_n, names_test_b=te_n,

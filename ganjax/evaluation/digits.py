@@ -21,6 +21,7 @@ from ganjax.data import to_float
 from ganjax.errors import UsageError
 from ganjax.metrics.classifier import cached_classifier, embed
 from ganjax.metrics.suite import GUIDE, compare_features
+from ganjax.evaluation.inception import format_lines, inception_scores
 from ganjax.inference import load_run, sample_images
 from ganjax.train.workdir import load_config, write_atomic
 
@@ -29,7 +30,8 @@ FEATURE_KEYS = ("kid", "kid_std", "kid_subset_size", "precision", "recall", "den
 MIN_SAMPLES = 10  # fewer generated (or held-out) images make the Fréchet distance meaningless
 
 
-def evaluate_digits(run: str, step: int | None = None, num_samples: int | None = None, verbose: bool = True) -> dict:
+def evaluate_digits(run: str, step: int | None = None, num_samples: int | None = None, verbose: bool = True,
+                    inception: str | None = None, ema: bool = True) -> dict:
     """Evaluate a digit GAN run; writes RUN/eval.json, refreshes RUN/report.html and returns the numbers. num_samples: generated images (default: the config's
     eval.num_samples). verbose: print the table, and announce the first classifier training with a progress
     bar (on a terminal)."""
@@ -38,7 +40,8 @@ def evaluate_digits(run: str, step: int | None = None, num_samples: int | None =
     if not isinstance(n, int) or n < MIN_SAMPLES:  # checked before anything is written
         what = "--n" if num_samples is not None else "eval.num_samples in the run's config.json (give --n)"
         raise UsageError(f"{what} must be at least {MIN_SAMPLES} generated samples, got {n!r}")
-    cfg, recipe, state = load_run(run, step)
+    opened = load_run(run, step, ema)
+    cfg, recipe, state = opened
     ds = recipe.dataset
     if ds.train_labels is None:
         raise UsageError(f"eval needs labelled data; {ds.source} has no labels (use digits, idx:PATH with "
@@ -60,6 +63,7 @@ def evaluate_digits(run: str, step: int | None = None, num_samples: int | None =
     share = np.bincount(p_fake.argmax(1), minlength=ds.num_classes) / n
     result = {
         "step": int(state.step),
+        "generator": opened.generator,
         "num_samples": n,
         "frechet_distance": round(fd, 4),
         "frechet_floor_real_vs_real": round(floor, 4),
@@ -74,11 +78,13 @@ def evaluate_digits(run: str, step: int | None = None, num_samples: int | None =
         "mean_confidence": round(float(p_fake.max(1).mean()), 4),
         "classifier_test_accuracy": round(float((p_test.argmax(1) == ds.test_labels).mean()), 4),
     }
+    if inception is not None:  # generated vs held-out in pytorch-fid's Inception features, as papers report
+        result.update(inception_scores(ds.test[:m], fake[:m], inception, progress=None if verbose else False))
     path = os.path.join(run_dir, "eval.json")
     write_atomic(path, json.dumps(result, indent=2))
     report.write_html(run_dir)  # its eval section, as after training and `ganjax explain`
     if verbose:
-        print(format_table(result))
+        print("\n".join([format_table(result), *format_lines(result)]))
         print(f"wrote {path}")
     return result
 
@@ -87,7 +93,7 @@ def format_table(r: dict) -> str:
     """The numbers with the real-vs-real floor beside them, and one line on what good looks like."""
     real = r.get("real_vs_real", {})
     kid_line = lambda d: (f"{d['kid']:.4g} ± {d['kid_std']:.2g}" if "kid" in d else "")
-    rows = [("step", r["step"], "", ""),
+    rows = [("step", r["step"], "", f"{r.get('generator', 'raw')} generator"),
             ("generated samples", r["num_samples"], "", f"each set compared at {r['fd_sample_size']} images"),
             ("Fréchet distance", r["frechet_distance"], r["frechet_floor_real_vs_real"], ""),
             ("  ratio to the real floor", r["frechet_ratio"], 1.0, GUIDE["frechet_ratio"]),

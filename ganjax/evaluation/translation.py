@@ -20,8 +20,11 @@ import numpy as np
 from ganjax.data import DataError
 from ganjax.data.translation import center_crop, to_float
 from ganjax.metrics.image import psnr, ssim
+from ganjax.errors import UsageError
+from ganjax.evaluation.inception import format_lines, inception_scores
 from ganjax.inference import load_run
-from ganjax.train.workdir import write_atomic
+from ganjax.recipes import TRANSLATION
+from ganjax.train.workdir import load_config, write_atomic
 
 PSNR_CAP = 60.0
 SHOWN_ROWS = 12
@@ -37,60 +40,90 @@ def ground_truth(dataset) -> np.ndarray:
                     "true B for each test A; eval needs paired test data or a built-in task")
 
 
-def translation_metrics(translate, state, test_a: np.ndarray, truth: np.ndarray, crop: int,
-                        batch: int = 64) -> dict:
-    """Per-image PSNR / SSIM (model and identity) over center crops of uint8 test arrays."""
-    @jax.jit
-    def scores(state, a_u8, b_u8):
-        a, b = center_crop(a_u8, crop), center_crop(b_u8, crop)
-        fake = translate(state, a)
-        fake = to_float(jnp.clip(jnp.round((fake + 1.0) * 127.5), 0, 255))  # as saved to 8 bits
-        return psnr(fake, b), ssim(fake, b), psnr(a, b), ssim(a, b)
-
-    n = len(test_a)
-    parts = []
+def batched(fn, *arrays, batch: int = 64) -> list[np.ndarray]:
+    """fn(*chunks) → tuple of arrays, over chunks of `batch` rows (the last padded: one compiled shape)."""
+    n, parts = len(arrays[0]), []
     for i in range(0, n, batch):
-        a, b = test_a[i:i + batch], truth[i:i + batch]
-        pad = batch - len(a) if n > batch else 0  # one compiled shape for every chunk
+        chunk = [x[i:i + batch] for x in arrays]
+        pad = batch - len(chunk[0]) if n > batch else 0
         if pad:
-            a, b = (np.concatenate([x, np.repeat(x[-1:], pad, 0)]) for x in (a, b))
-        parts.append([np.asarray(v)[: len(v) - pad] for v in scores(state, a, b)])
-    cols = [np.minimum(np.concatenate(c), PSNR_CAP) if k % 2 == 0 else np.concatenate(c)
-            for k, c in enumerate(zip(*parts))]
+            chunk = [np.concatenate([x, np.repeat(x[-1:], pad, 0)]) for x in chunk]
+        parts.append([np.asarray(v)[: len(v) - pad] for v in fn(*chunk)])
+    return [np.concatenate(c) for c in zip(*parts)]
+
+
+def translate_test(translate, state, test_a: np.ndarray, crop: int) -> np.ndarray:
+    """G(center crop of each test A), rounded to 8 bits as a saved PNG: uint8 (N, crop, crop, C)."""
+    @jax.jit
+    def run(a_u8):
+        fake = translate(state, center_crop(a_u8, crop))
+        return (jnp.clip(jnp.round((fake + 1.0) * 127.5), 0, 255).astype(jnp.uint8),)
+    return batched(run, test_a)[0]
+
+
+def translation_metrics(fake_u8: np.ndarray, test_a: np.ndarray, truth: np.ndarray, crop: int) -> dict:
+    """Per-image PSNR / SSIM of the translations and of the identity (A itself) against the true B's crops."""
+    @jax.jit
+    def scores(fake, a_u8, b_u8):
+        a, b, f = center_crop(a_u8, crop), center_crop(b_u8, crop), to_float(fake)
+        return psnr(f, b), ssim(f, b), psnr(a, b), ssim(a, b)
+
+    cols = batched(scores, fake_u8, test_a, truth)
+    cols = [np.minimum(c, PSNR_CAP) if k % 2 == 0 else c for k, c in enumerate(cols)]
     return dict(zip(("psnr", "ssim", "identity_psnr", "identity_ssim"), cols))
 
 
-def evaluate_translation(run: str, step: int | None = None, verbose: bool = True) -> dict:
-    """Evaluate a CycleGAN (A→B) or pix2pix run on its test set; writes RUN/eval.json and returns it."""
+def evaluate_translation(run: str, step: int | None = None, verbose: bool = True, inception: str | None = None,
+                         ema: bool = True) -> dict:
+    """Evaluate a CycleGAN (A→B) or pix2pix run on its test set; writes RUN/eval.json and returns it.
+
+    PSNR / SSIM need the true B of each test A (a built-in task or paired data); Inception FID / KID of
+    G(test A) against test B (`inception`: converted pytorch-fid weights) need no pairs."""
     from ganjax import report
 
-    cfg, recipe, state = load_run(run, step)
+    cfg = load_config(run)
+    if cfg.experiment not in TRANSLATION:
+        raise UsageError(f"{run} is a {cfg.experiment} run, not a translation run")
+    opened = load_run(run, step, ema)
+    cfg, recipe, state = opened
     ds = recipe.dataset
-    truth = ground_truth(ds)
-    if truth.shape != ds.test_a.shape:
+    try:
+        truth = ground_truth(ds)
+    except DataError as e:
+        if inception is None:
+            raise DataError(f"{e}; or give --inception WEIGHTS for FID / KID of G(test A) against test B") from None
+        truth = None
+    if truth is not None and truth.shape != ds.test_a.shape:
         raise DataError(f"test A {ds.test_a.shape} and true B {truth.shape} differ in shape")
-    per = translation_metrics(recipe.translator("AtoB"), state, ds.test_a, truth, recipe.crop)
+    fake = translate_test(recipe.translator("AtoB"), state, ds.test_a, recipe.crop)
     names = list(ds.names_test_a) or [str(i) for i in range(len(ds.test_a))]
     result = {
         "experiment": cfg.experiment,
         "step": int(state.step),
+        "generator": opened.generator,
         "task": cfg.data.root or f"builtin:{cfg.data.builtin}",
         "direction": "AtoB",
         "num_images": len(names),
         "crop_size": recipe.crop,
-        "psnr": float(per["psnr"].mean()), "ssim": float(per["ssim"].mean()),
-        "identity_psnr": float(per["identity_psnr"].mean()),
-        "identity_ssim": float(per["identity_ssim"].mean()),
-        "psnr_cap_db": PSNR_CAP,
-        "per_image": [{"name": nm, **{k: round(float(v[i]), 4) for k, v in per.items()}}
-                      for i, nm in enumerate(names)],
     }
+    if truth is not None:
+        per = translation_metrics(fake, ds.test_a, truth, recipe.crop)
+        result.update({
+            "psnr": float(per["psnr"].mean()), "ssim": float(per["ssim"].mean()),
+            "identity_psnr": float(per["identity_psnr"].mean()),
+            "identity_ssim": float(per["identity_ssim"].mean()),
+            "psnr_cap_db": PSNR_CAP,
+            "per_image": [{"name": nm, **{k: round(float(v[i]), 4) for k, v in per.items()}}
+                          for i, nm in enumerate(names)]})
+    if inception is not None:  # G(test A) against the test B images (all of them, center crops)
+        real_b = np.asarray(center_crop(ds.test_b, recipe.crop))
+        result.update(inception_scores(real_b, fake, inception, progress=None if verbose else False))
     run_dir = os.path.abspath(os.path.expanduser(run))
     path = os.path.join(run_dir, "eval.json")
     write_atomic(path, to_json(result))
     report.write_html(run_dir)
     if verbose:
-        print(format_table(result))
+        print("\n".join(([format_table(result)] if truth is not None else []) + format_lines(result)))
         print(f"wrote {path}")
     return result
 
@@ -98,6 +131,8 @@ def evaluate_translation(run: str, step: int | None = None, verbose: bool = True
 def to_json(result: dict) -> str:
     """eval.json text: the summary indented, one line per test image."""
     head = {k: v for k, v in result.items() if k != "per_image"}
+    if "per_image" not in result:
+        return json.dumps(head, indent=1) + "\n"
     rows = ",\n  ".join(json.dumps(r) for r in result["per_image"])
     return json.dumps(head, indent=1)[:-2] + ',\n "per_image": [\n  ' + rows + "\n ]\n}\n"
 
@@ -106,7 +141,7 @@ def format_table(result: dict, rows: int = SHOWN_ROWS) -> str:
     """The per-image table (first `rows` images) and the means."""
     head = f"{'image':<32} {'PSNR':>7} {'SSIM':>7} {'id PSNR':>8} {'id SSIM':>8}"
     fmt = lambda name, p, s, ip, is_: f"{name[:32]:<32} {p:7.2f} {s:7.4f} {ip:8.2f} {is_:8.4f}"
-    lines = [f"{result['experiment']} step {result['step']} on {result['task']} "
+    lines = [f"{result['experiment']} step {result['step']} ({result.get('generator', 'raw')} generator) on {result['task']} "
              f"({result['num_images']} test images, {result['crop_size']}px; id = identity baseline)", head]
     per = result["per_image"]
     lines += [fmt(r["name"], r["psnr"], r["ssim"], r["identity_psnr"], r["identity_ssim"]) for r in per[:rows]]

@@ -31,6 +31,7 @@ class Context:
     cfg: object = None
     recipe: object = None
     state: object = None
+    generator: str = "raw"  # "EMA" or "raw": the generator whose images (and translations) are analysed
     written: list = dataclasses.field(default_factory=list)
 
     def path(self, name: str) -> str:
@@ -40,6 +41,8 @@ class Context:
 
     def save_json(self, name: str, obj) -> str:
         path = self.path(name)
+        if isinstance(obj, dict):
+            obj = {**obj, "generator": self.generator}
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
             json.dump(obj, f, indent=1, default=_jsonable)
@@ -54,6 +57,8 @@ class Context:
         if self.in_run:
             from ganjax.report import write_html
             write_html(self.run)
+        print(f"generator: {self.generator}" + (" (--raw for the trained generator itself)"
+                                                if self.generator == "EMA" else ""))
         for p in self.written:
             print(f"wrote {p}")
 
@@ -66,17 +71,22 @@ def _jsonable(o):
     raise TypeError(type(o).__name__)
 
 
-def open_run(run: str, output: str | None, step: int | None, seed: int, quiet: bool, validate) -> Context:
+def open_run(run: str, output: str | None, step: int | None, seed: int, quiet: bool, validate,
+             ema: bool = True) -> Context:
     """Read the config, validate the arguments against it (cheap), then restore the checkpoint."""
     from ganjax.inference import load_run
     from ganjax.train.workdir import load_config
 
+    from ganjax.train.workdir import check_writable, reading
+
     cfg = load_config(run)
-    validate(cfg)
-    _, recipe, state = load_run(run, step)
+    with reading(run):
+        validate(cfg)
     run_abs = os.path.abspath(os.path.expanduser(run))
     default = os.path.join(run_abs, "figures")
     out = os.path.abspath(os.path.expanduser(output)) if output else default
+    check_writable(out, "the figures go there; give --output FOLDER somewhere writable")  # before any work
+    opened = load_run(run, step, ema)
     os.makedirs(out, exist_ok=True)
-    return Context(run_abs, out, out == default, quiet, seed, cfg, recipe,
-                   state.replace(opt_state=None))
+    return Context(run_abs, out, out == default, quiet, seed, cfg, opened.recipe,
+                   opened.state.replace(opt_state=None), opened.generator)

@@ -39,10 +39,10 @@ def _choice(value, valid, flag):
 
 
 def explain(run: str, what: str = "discriminator", method: str = "ig", n: int | None = None,
-            baseline: str | None = None, steps: int = 64, layer: str | None = None,
+            baseline: str | None = None, steps: int = 256, layer: str | None = None,
             target: str | None = None, sign: str | None = None, outlier_perc: float = 2.0,
             output: str | None = None, step: int | None = None, seed: int = 0,
-            quiet: bool = False) -> dict:
+            quiet: bool = False, ema: bool = True) -> dict:
     """Run one `ganjax explain` analysis; returns its numbers (also written as JSON / CSV)."""
     _choice(what, WHATS, "--what")
     _choice(method, METHODS, "--method")
@@ -76,7 +76,7 @@ def explain(run: str, what: str = "discriminator", method: str = "ig", n: int | 
         elif target is not None:
             raise UsageError(f"--target applies to --what generator or translator, not {what}")
 
-    ctx = open_run(run, output, step, seed, quiet, validate)
+    ctx = open_run(run, output, step, seed, quiet, validate, ema)
     opts = dict(method=method, n=n, baseline=baseline, steps=steps, layer=layer, sign=sign,
                 outlier_perc=outlier_perc, target=parsed.get("target"))
     module = importlib.import_module(f"ganjax.interpret.{REPORTS[what]}")
@@ -87,7 +87,7 @@ def explain(run: str, what: str = "discriminator", method: str = "ig", n: int | 
 
 def attack(run: str, method: str = "pgd", eps: str = "0.01,0.03,0.1", norm: str = "linf",
            iters: int = 10, n: int = 256, output: str | None = None, step: int | None = None,
-           seed: int = 0, quiet: bool = False) -> dict:
+           seed: int = 0, quiet: bool = False, ema: bool = True) -> dict:
     """`ganjax attack`: D's accuracy under FGSM / PGD for each ε (in [-1, 1] image units)."""
     _choice(method, ("fgsm", "pgd"), "--method")
     _choice(norm, ("linf", "l2"), "--norm")
@@ -103,7 +103,7 @@ def attack(run: str, method: str = "pgd", eps: str = "0.01,0.03,0.1", norm: str 
         if cfg.experiment in TRANSLATION:
             raise UsageError(f"attack needs an unconditional GAN run (dcgan); this is a {cfg.experiment} run")
 
-    ctx = open_run(run, output, step, seed, quiet, validate)
+    ctx = open_run(run, output, step, seed, quiet, validate, ema)
     from ganjax.interpret.attack_report import run_attack
 
     result = run_attack(ctx, method, eps_list, norm, iters, n)

@@ -5,7 +5,8 @@ upsamplings from 7x7 (not three, which gave 56x56), a last stride-1 convolution 
 discriminator that returns logits (no sigmoid before a with-logits loss). Their plain convolutions go
 through models/cpu_conv.py: on XLA:CPU the same function with faster gradients, elsewhere lax's own.
 
-`Generator64`/`Discriminator64`: the classic 64x64 DCGAN of Radford et al. (batch norm, 4x4 kernels).
+`Generator64`/`Discriminator64`: the classic 64x64 DCGAN of Radford et al. (batch norm, 4x4 kernels); their
+batch norm is PyTorch's (running variance unbiased, models/layers.py TorchBatchNorm).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from ganjax.models import cpu_conv
+from ganjax.models.layers import TorchBatchNorm
 from ganjax.models.upsample import Upsample, same_pad
 
 
@@ -55,9 +57,10 @@ class Discriminator(nn.Module):
 _init = nn.initializers.normal(0.02)
 
 
-def _bn(train, dtype):
-    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=dtype,
-                        scale_init=lambda k, s, d=jnp.float32: 1.0 + _init(k, s, d))
+def _bn(train, dtype, index):
+    """PyTorch's BatchNorm2d (unbiased running variance), named as the nn.BatchNorm it replaced (BatchNorm_N)."""
+    return TorchBatchNorm(use_running_average=not train, momentum=0.1, epsilon=1e-5, dtype=dtype,
+                          scale_init=lambda k, s, d=jnp.float32: 1.0 + _init(k, s, d), name=f"BatchNorm_{index}")
 
 
 class Generator64(nn.Module):
@@ -76,11 +79,11 @@ class Generator64(nn.Module):
         ch = self.width * 2 ** (n_up - 1)
         x = nn.Dense(4 * 4 * ch, use_bias=False, kernel_init=_init, dtype=self.dtype,
                      dot_general=cpu_conv.dot_general)(z)
-        x = nn.relu(_bn(train, self.dtype)(x.reshape(z.shape[0], 4, 4, ch)))
+        x = nn.relu(_bn(train, self.dtype, 0)(x.reshape(z.shape[0], 4, 4, ch)))
         for i in range(n_up - 1):
             ch //= 2
             x = Upsample(ch, 4, self.upsample, use_bias=False, kernel_init=_init, dtype=self.dtype)(x)
-            x = nn.relu(_bn(train, self.dtype)(x))
+            x = nn.relu(_bn(train, self.dtype, i + 1)(x))
         x = Upsample(self.channels, 4, self.upsample, kernel_init=_init, dtype=self.dtype)(x)
         return jnp.tanh(x).astype(jnp.float32)
 
@@ -98,7 +101,7 @@ class Discriminator64(nn.Module):
         while x.shape[1] > 4:
             x = nn.Conv(ch, (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)), use_bias=False,
                         kernel_init=_init, dtype=self.dtype, conv_general_dilated=cpu_conv.conv_general_dilated)(x)
-            x = nn.leaky_relu(x if i == 0 else _bn(train, self.dtype)(x), 0.2)
+            x = nn.leaky_relu(x if i == 0 else _bn(train, self.dtype, i - 1)(x), 0.2)
             ch, i = ch * 2, i + 1
         x = nn.Conv(1, (4, 4), padding=((0, 0), (0, 0)), kernel_init=_init, dtype=self.dtype,
                     conv_general_dilated=cpu_conv.conv_general_dilated)(x)

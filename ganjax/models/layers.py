@@ -17,6 +17,7 @@ parameters are always stored in float32. All tensors are NHWC.
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any, Callable
 
 import flax.linen as nn
@@ -210,21 +211,65 @@ class InstanceNorm(nn.Module):
                                param_dtype=jnp.float32)(x)
 
 
+class TorchBatchNorm(nn.Module):
+    """PyTorch's ``BatchNorm2d`` (any rank; channels last): in train mode, normalises with the biased batch
+    variance and keeps the *unbiased* one (× n/(n−1), n = elements per channel: N·H·W) in its running
+    average, as PyTorch does (flax's ``nn.BatchNorm`` keeps the biased one); in eval mode uses the running
+    averages. ``momentum`` is PyTorch's: running ← (1 − momentum)·running + momentum·batch.
+
+    The same variables as ``nn.BatchNorm`` (params ``scale``, ``bias``; ``batch_stats`` ``mean``, ``var``)
+    and the same statistics arithmetic (float32, E[x²] − E[x]²); give it the name an ``nn.BatchNorm`` had
+    (``BatchNorm_N``) and its checkpoints load. Under a data-parallel jit the batch axis is the global one:
+    n is the global N·H·W and XLA reduces across devices. With n = 1 (where PyTorch refuses to train)
+    the running variance takes the biased value (0)."""
+
+    use_running_average: bool
+    momentum: float = 0.1
+    epsilon: float = 1e-5
+    dtype: Dtype | None = jnp.float32
+    param_dtype: Dtype = jnp.float32
+    scale_init: Callable = nn.initializers.ones
+    bias_init: Callable = nn.initializers.zeros
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        features = (x.shape[-1],)
+        axes = tuple(range(x.ndim - 1))
+        ra_mean = self.variable("batch_stats", "mean", lambda: jnp.zeros(features, jnp.float32))
+        ra_var = self.variable("batch_stats", "var", lambda: jnp.ones(features, jnp.float32))
+        scale = self.param("scale", self.scale_init, features, self.param_dtype)
+        bias = self.param("bias", self.bias_init, features, self.param_dtype)
+        xf = x.astype(jnp.promote_types(x.dtype, jnp.float32))
+        if self.use_running_average:
+            mean, var = ra_mean.value, ra_var.value
+        else:
+            mean = jnp.mean(xf, axes)
+            var = jnp.maximum(0.0, jnp.mean(xf * xf, axes) - mean * mean)
+            if not self.is_initializing():
+                n = math.prod(x.shape[:-1])
+                unbiased = var * (n / (n - 1)) if n > 1 else var
+                m = self.momentum
+                ra_mean.value = (1 - m) * ra_mean.value + m * mean
+                ra_var.value = (1 - m) * ra_var.value + m * unbiased
+        y = (xf - mean) * (jax.lax.rsqrt(var + self.epsilon) * scale) + bias
+        return y.astype(self.dtype or jnp.result_type(x, scale))
+
+
 class BatchNorm(nn.Module):
-    """Batch norm as PyTorch's ``BatchNorm2d`` (momentum 0.1, eps 1e-5, affine).
+    """Batch norm as PyTorch's ``BatchNorm2d`` (momentum 0.1, eps 1e-5, affine, unbiased running variance:
+    ``TorchBatchNorm``), scales initialised N(1, 0.02) as the reference.
 
     Uses batch statistics and updates the mutable ``'batch_stats'`` collection
-    when ``train`` is True; uses the running averages otherwise. (PyTorch keeps
-    the unbiased batch variance in its running average, Flax the biased one.)
+    when ``train`` is True; uses the running averages otherwise. Its variables are those of the
+    ``nn.BatchNorm`` it replaced (``BatchNorm_0/{scale, bias, mean, var}``).
     """
 
     dtype: Dtype = jnp.float32
 
     @nn.compact
     def __call__(self, x: Array, train: bool) -> Array:
-        return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                            dtype=self.dtype, param_dtype=jnp.float32,
-                            scale_init=_bn_scale_init)(x)
+        return TorchBatchNorm(use_running_average=not train, momentum=0.1, epsilon=1e-5, dtype=self.dtype,
+                              param_dtype=jnp.float32, scale_init=_bn_scale_init, name="BatchNorm_0")(x)
 
 
 def norm_layer(kind: str, dtype: Dtype = jnp.float32, train: bool = False

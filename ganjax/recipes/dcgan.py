@@ -55,7 +55,7 @@ class DCGAN(Recipe):
         return self.noise(jax.random.PRNGKey(self.cfg.seed + 1), n)
 
     def visualize(self, state, z):
-        return self.sample(state, z)
+        return self.sample(self.inference_state(state), z)
 
     def example_inputs(self):
         m = self.cfg.model

@@ -10,11 +10,16 @@ called as ``module.apply({"params": p}, x)``.
 
 ``loss.feature_layers`` ("" = every convolution, ``nn.Conv`` or ``layers.Conv``; "a,b" = the modules whose path or name is listed)
 selects the captured activations, via Flax's ``capture_intermediates``.
+
+A run folder is data: opening a run (sample, eval, explain, translate, ``ganjax.load_run``) builds its
+recipe from config.json but never imports ``loss.feature_net``; only building the training step does.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import os
+import re
 
 import flax.linen as nn
 import numpy as np
@@ -22,6 +27,9 @@ from flax import traverse_util
 
 from ganjax.config import ConfigError
 from ganjax.models.layers import Conv
+
+
+_SPEC = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 
 
 def import_attr(spec: str):
@@ -61,14 +69,32 @@ class FeatureExtractor:
 
     def __init__(self, lcfg):
         self.spec = lcfg.get("feature_net", "")
+        if self.spec and not _SPEC.fullmatch(self.spec):  # checked as text; nothing is imported here
+            raise ConfigError(f"loss.feature_net must look like 'package.module:attr', got {self.spec!r}")
+        self.params_path = lcfg.get("feature_params", "")
         self.layers = tuple(s.strip() for s in lcfg.get("feature_layers", "").split(",") if s.strip())
-        self.module = import_attr(self.spec) if self.spec else None
-        self.params = load_params(lcfg.get("feature_params", "")) if self.spec else None
+
+    # A run folder is data: building a recipe from a run's config.json (sample, eval, explain, translate)
+    # never imports `loss.feature_net`. Only the training loss needs the user's module, so it is imported
+    # when the training step is built (recipe.device_data() reads `params`, the step calls the extractor),
+    # and training takes its config from an experiment file and --config overrides, not from a run folder.
+    @functools.cached_property
+    def module(self) -> nn.Module | None:
+        return import_attr(self.spec) if self.spec else None
+
+    @functools.cached_property
+    def params(self) -> dict | None:
+        """The user module's parameters (None for D's own features); imports the module first, so that a
+        bad feature_net is reported before training writes anything."""
+        if not self.spec:
+            return None
+        self.module  # noqa: B018 (import and check it)
+        return load_params(self.params_path)
 
     @property
     def own(self) -> bool:
         """True when the discriminator itself is the feature network (it then sees D's input layout)."""
-        return self.module is None
+        return not self.spec
 
     def _wanted(self, mdl: nn.Module, method: str) -> bool:
         if method != "__call__":

@@ -100,8 +100,8 @@ class CycleGAN(TranslationRecipe):
         return total + sc_a + sc_b, m
 
     def visualize(self, state, fixed):
-        """Per test image one row: real A, fake B, rec A, real B, fake A, rec B."""
-        run = self.inference_runner(state)
+        """Per test image one row: real A, fake B, rec A, real B, fake A, rec B (EMA generators)."""
+        run = self.inference_runner(self.inference_state(state))
         a, b = fixed["A"], fixed["B"]
         fake_b, fake_a = run("G_A", a), run("G_B", b)
         panels = [a, fake_b, run("G_B", fake_b), b, fake_a, run("G_A", fake_a)]
@@ -188,7 +188,7 @@ class Pix2Pix(TranslationRecipe):
         return m["G_GAN"] + m["G_L1"] + sc, {**m, **met}
 
     def visualize(self, state, fixed):
-        """Per test image one row: input A, G(A), the true B."""
+        """Per test image one row: input A, G(A) (the EMA generator), the true B."""
         a, b = fixed["A"], fixed["B"]
-        fake_b = self.translator()(state, a)
+        fake_b = self.translator()(self.inference_state(state), a)
         return jnp.stack([a, fake_b, b], axis=1).reshape(-1, *a.shape[1:])

@@ -90,7 +90,8 @@ class TranslationRecipe(Recipe):
             raise ConfigError(f"data.crop_size {d.crop_size} exceeds data.load_size {d.load_size}")
         if m.generator == "resnet" and d.crop_size % 4:
             raise ConfigError(f"the ResNet generator needs data.crop_size divisible by 4, got {d.crop_size}")
-        for key, value, valid in (("model.norm", m.norm, NORM_KINDS), ("model.upsample", m.upsample, UPSAMPLE_KINDS),
+        for key, value, valid in (("model.norm", m.norm, NORM_KINDS), ("model.norm_d", self.norm_d, NORM_KINDS),
+                                  ("model.upsample", m.upsample, UPSAMPLE_KINDS),
                                   ("loss.name", cfg.loss.name, tuple(losses.ADVERSARIAL))):
             if value not in valid:
                 raise ConfigError(f"unknown {key} {value!r}; valid: {', '.join(valid)}")
@@ -120,7 +121,12 @@ class TranslationRecipe(Recipe):
 
     def make_discriminator(self):
         m = self.cfg.model
-        return NLayerDiscriminator(ndf=m.ndf, n_layers=m.n_layers_d, norm=m.norm, dtype=self.dtype)
+        return NLayerDiscriminator(ndf=m.ndf, n_layers=m.n_layers_d, norm=self.norm_d, dtype=self.dtype)
+
+    @property
+    def norm_d(self) -> str:
+        """The discriminators' norm: `model.norm_d`, or `model.norm` (as the reference) when it is unset / ""."""
+        return self.cfg.model.get("norm_d", "") or self.cfg.model.norm
 
     @functools.cached_property
     def dataset(self):
@@ -193,13 +199,14 @@ class TranslationRecipe(Recipe):
 
     @property
     def norm_per_image(self) -> bool:
-        """Instance norm (or none) normalises each image alone, so one call on the images of two calls is the
-        same function; batch norm's statistics would mix them (the reference's separate batches are kept)."""
+        """The generators' instance norm (or none) normalises each image alone, so one call on the images of
+        two calls is the same function; batch norm's statistics would mix them (the reference's separate
+        batches are kept)."""
         return self.cfg.model.norm != "batch"
 
     def _d_pair(self, run, name, real, fake):
         """D's logits on real and fake, in one call unless batch norm must see them as separate batches."""
-        if not self.norm_per_image:
+        if self.norm_d == "batch":
             return run(name, real), run(name, fake)
         logits = run(name, jnp.concatenate([real, fake]))
         return logits[: real.shape[0]], logits[real.shape[0]:]

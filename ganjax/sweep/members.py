@@ -7,6 +7,8 @@ line). Members that differ only in *numbers that are data* can be stacked on a l
   seed                      the state's PRNG key and initial parameters (recipe.init_state(seed))
   optim.<side>.lr | b1 | b2 Adam's injected hyperparameters, held in the optimizer state (train/optim.py)
   loss.<name>               a loss weight the recipe keeps in state.hp (recipe.hparams(), same value)
+  ema.kimg | ema.rampup     the generator EMA's numbers, in state.hp (recipe.ema_hparams(); kimg = 0 is
+                            beta = 0, not a switch)
 
 Every other key is structural (architecture, image size, batch size, data, loss choice, steps, ...):
 members that differ in one run as separate programs. A number can still switch code on or off (a loss
@@ -105,7 +107,7 @@ def _get(cfg, dotted: str):
 
 
 def classify(cfg, key: str) -> str:
-    """How `key` reaches the compiled step: "seed", "optimizer", "loss weight" (data) or "structural"."""
+    """How `key` reaches the compiled step: "seed", "optimizer", "loss weight", "ema" (data) or "structural"."""
     try:
         value = _get(cfg, key)
     except (KeyError, AttributeError, TypeError):
@@ -121,6 +123,10 @@ def classify(cfg, key: str) -> str:
         hp = recipes.build(cfg).hparams()
         if parts[1] in hp and float(hp[parts[1]]) == float(value):
             return "loss weight"
+    if len(parts) == 2 and parts[0] == "ema":
+        hp = recipes.build(cfg).ema_hparams()
+        if f"ema_{parts[1]}" in hp and float(hp[f"ema_{parts[1]}"]) == float(value):
+            return "ema"
     return "structural"
 
 
@@ -210,8 +216,8 @@ def plan(members: list[Member], stack: str = "auto", members_per_program: int | 
     if stack == "require" and len(groups_list) > 1:
         a, b = groups_list[0][0], groups_list[1][0]
         raise SweepError(f"--stack=require: {b.name} cannot share a program with {a.name}: "
-                         f"{structural_difference(a, b, data_keys)} is structural (only seed, optim.*.lr/b1/b2 and "
-                         f"loss weights stack)")
+                         f"{structural_difference(a, b, data_keys)} is structural (only seed, optim.*.lr/b1/b2, "
+                         f"loss weights and ema.kimg/rampup stack)")
     programs: list[Program] = []
     for gi, group in enumerate(groups_list):
         data = recipes.build(group[0].cfg).device_data()  # bad data fails here, before any folder is touched

@@ -13,6 +13,7 @@ metrics.jsonl, and its last good state is checkpointed. The member axis may be s
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -26,13 +27,17 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from tqdm import tqdm
 
+from ganjax import config as config_lib
 from ganjax import recipes, report
 from ganjax.train.checkpoint import CheckpointError, Checkpoints
 from ganjax.errors import UsageError
 from ganjax.sweep.members import check_devices, expand, plan
+from ganjax.train import resume
 from ganjax.train import workdir as wd
 from ganjax.train.loop import Interrupted, chunk_size, first_nonfinite, save_checkpoint, stop_signals
 from ganjax.train.steps import default_fuse, train_step
+from ganjax.train import run_info
+from ganjax.train.tensorboard import TensorBoard
 
 AXIS = "members"
 RECORD = wd.SWEEP_RECORD
@@ -146,7 +151,9 @@ def check_folder(workdir: str, members) -> tuple[str, dict | None]:
             diff = next((n for n in sorted(set(have) | set(want)) if have.get(n) != want.get(n)))
             raise wd.RunFolderError(f"sweep workdir {root} holds another sweep ({diff}: {have.get(diff, 'absent')} "
                                     f"vs {want.get(diff, 'absent')}); use another --workdir")
-    elif os.path.isdir(root) and os.listdir(root):
+    elif os.path.isdir(root) and not all(  # what a start that failed before its record was written leaves
+            n == wd.LOCK or (n.startswith("member_") and os.path.isdir(os.path.join(root, n))
+                             and wd._only_leftovers(os.path.join(root, n))) for n in os.listdir(root)):
         raise wd.RunFolderError(f"sweep workdir {root} is not empty and holds no ganjax sweep; use a new folder")
     for m in members:
         wd.check(os.path.join(root, m.name), m.cfg)
@@ -165,10 +172,14 @@ def parse_part(part: str | None) -> tuple[int, int]:
 
 # -- training --------------------------------------------------------------------------------------------
 def run_sweep(spec: str, workdir: str, overrides=(), stack: str = "auto", members_per_program: int | None = None,
-              devices: int = 1, best: str = "auto", evaluate: bool = False, progress: bool = True,
+              devices: int = 1, best: str = "auto", evaluate: bool | None = None, progress: bool = True,
               part: str | None = None) -> dict:
-    """Train every member of `spec`'s sweep(add) in `workdir` (resuming), then write the summary.
+    """Train every member of `spec`'s sweep(add) in `workdir` (resuming), evaluate them, then write the summary.
 
+    evaluate: None (default) runs `ganjax eval` on every finished member whose run has an evaluation (digit
+    GANs on labelled data with a held-out part; translation runs with a true B) and skips the others with a
+    note; True requires one (an error before training when a member has none); False skips it. The summary
+    then picks the best member by the evaluated quality (summary.choose_best), not by a GAN loss.
     part "K/N": only the members whose index is K modulo N (one host's share of a sweep spread over N
     hosts, each with its own workdir); member names keep their sweep-wide numbers."""
     from ganjax.sweep import summary
@@ -185,8 +196,50 @@ def run_sweep(spec: str, workdir: str, overrides=(), stack: str = "auto", member
         raise UsageError(f"{data_parallel[0].name} has mesh.data={data_parallel[0].cfg.mesh.data}: a sweep splits "
                          f"its members over devices (--devices), not each member's batch; set mesh.data=1")
     programs = plan(members, stack, members_per_program, len(devs))
+    unevaluable = {} if evaluate is False else evaluation_missing(programs)
+    if evaluate and unevaluable:
+        name, why = next(iter(unevaluable.items()))
+        raise UsageError(f"--eval: {name} has no evaluation: {why}")
     root, old = check_folder(workdir, members)
-    os.makedirs(root, exist_ok=True)
+    with contextlib.ExitStack() as held:  # one process owns the sweep folder and every member's run folder
+        for folder in [root] + [os.path.join(root, m.name) for m in members]:
+            held.enter_context(wd.locked(folder))
+        root, old = check_folder(workdir, members)  # again, under the locks
+        return _run_locked(spec, root, old, members, programs, devs, best, evaluate is not False, unevaluable,
+                           progress)
+
+
+def evaluation_missing(programs) -> dict:
+    """{member name: why `ganjax eval` cannot evaluate it} (empty when every member has an evaluation). Members
+    of one program share their data, so one member of each program is asked."""
+    from ganjax.evaluation.digits import MIN_SAMPLES
+    from ganjax.evaluation.inception import weights_path
+    from ganjax.recipes import TRANSLATION
+
+    missing, seen = {}, {}
+    for prog in programs:
+        cfg = prog.members[0].cfg
+        key = json.dumps([cfg.experiment, cfg.data.to_dict()], sort_keys=True, default=str)
+        if key not in seen:
+            seen[key] = recipes.build(cfg).dataset
+        ds = seen[key]
+        if cfg.experiment in TRANSLATION:
+            why = (None if ds.test_b_truth is not None or ds.paired or weights_path(None) is not None
+                   else "its test set has no true B for each test A (a built-in task or paired data has one)")
+        elif getattr(ds, "train_labels", None) is None:
+            why = f"its data ({cfg.data.source}) has no labels for the digit classifier"
+        elif len(ds.test) < MIN_SAMPLES:
+            why = f"it holds out no images to compare with (data.holdout={cfg.data.holdout})"
+        else:
+            why = None
+        if why:
+            missing.update({m.name: why for m in prog.members})
+    return missing
+
+
+def _run_locked(spec, root, old, members, programs, devs, best, evaluate, unevaluable, progress) -> dict:
+    from ganjax.sweep import summary
+
     record = Record(root, spec, members, programs, old)
     record.save()
     say = (lambda s: tqdm.write(s, file=sys.stderr)) if progress else (lambda s: None)
@@ -202,18 +255,24 @@ def run_sweep(spec: str, workdir: str, overrides=(), stack: str = "auto", member
     for i, prog in enumerate(programs):
         train_program(prog, f"program {i + 1}/{len(programs)}", root, record, devs, progress, shared)
     if evaluate:
-        _evaluate_members(root, record, progress)
+        if unevaluable:
+            name, why = next(iter(unevaluable.items()))
+            say(f"not evaluated: {', '.join(unevaluable)} ({why})")
+        _evaluate_members(root, record, progress, skip=set(unevaluable))
     return summary.write_summary(root, best=best)
 
 
-def _evaluate_members(root: str, record: Record, progress: bool) -> None:
-    """`ganjax eval` on each trained member; members on the same data share one cached classifier."""
+def _evaluate_members(root: str, record: Record, progress: bool, skip: set = frozenset()) -> None:
+    """`ganjax eval` on each trained member (not failed, not in `skip`) whose eval.json is not of its latest
+    step and default generator; members on the same data share one cached classifier."""
     import shutil
 
     from ganjax.evaluation import evaluate_run
 
     classifiers: dict[str, str] = {}
     for r in record.data["members"]:
+        if r["name"] in skip:
+            continue
         run = os.path.join(root, r["name"])
         path = os.path.join(run, "eval.json")
         cfg = wd.load_config(run)
@@ -221,7 +280,7 @@ def _evaluate_members(root: str, record: Record, progress: bool) -> None:
                                 cfg.get("model", {}).get("channels"), cfg.get("eval", {}).get("classifier_steps")],
                                sort_keys=True, default=str)
         cache = os.path.join(run, "eval", "classifier")
-        if r["status"] != "failed" and not (os.path.isfile(path) and json.load(open(path)).get("step") == r["step"]):
+        if r["status"] != "failed" and not _current_eval(path, r["step"], cfg):
             if not os.path.isdir(cache) and same_data in classifiers:
                 shutil.copytree(classifiers[same_data], cache)
             if progress:
@@ -229,6 +288,18 @@ def _evaluate_members(root: str, record: Record, progress: bool) -> None:
             evaluate_run(run, verbose=False)
         if os.path.isdir(cache):
             classifiers.setdefault(same_data, cache)
+
+
+def _current_eval(path: str, step: int, cfg) -> bool:
+    """Whether eval.json at `path` evaluated checkpoint `step` with the generator eval uses by default (a
+    `ganjax eval --step S` or `--raw` a user ran since does not count)."""
+    try:
+        with open(path) as f:
+            ev = json.load(f)
+    except (OSError, ValueError):
+        return False
+    has_ema = float(cfg.get("ema", {}).get("kimg", 0.0) or 0.0) > 0
+    return ev.get("step") == step and (ev.get("generator", "raw") == "EMA") == has_ema
 
 
 def _restore_start(members, ckpts, record) -> tuple[int, set]:
@@ -249,12 +320,21 @@ def train_program(prog, label: str, root: str, record: Record, devs: list, progr
         kind["recipe"] = recipe = recipes.build(cfg0)
         kind["txs"], kind["visualize"], kind["fns"] = recipe.optimizers(), jax.jit(jax.vmap(recipe.visualize)), {}
     recipe, txs, visualize = kind["recipe"], kind["txs"], kind["visualize"]
-    dirs = [wd.prepare(os.path.join(root, m.name), m.cfg) for m in members]
+    dirs = [wd.check(os.path.join(root, m.name), m.cfg) for m in members]  # config.json: once restored
+    for d in dirs:
+        resume.check_history(d, t.ckpt_every)  # before checkpoints/ is opened (and made)
     ckpts = [Checkpoints(os.path.join(d, "checkpoints"), keep=t.keep) for d in dirs]
     logs: dict[int, wd.MetricsLog] = {}
+    tbs: dict[int, TensorBoard] = {}  # each member's RUN/tensorboard/
     bar = None
     try:
         start, failed = _restore_start(members, ckpts, record)
+        for i in set(range(M)) - failed:  # never restart silently over a history whose checkpoints are gone
+            logged = wd.last_logged_step(os.path.join(dirs[i], "metrics.jsonl"))
+            if logged > start + 2 * t.ckpt_every:
+                raise wd.RunFolderError(f"{dirs[i]}: metrics.jsonl records training up to step {logged}, but this "
+                                        f"program's members have no common checkpoint after step {start}; "
+                                        f"resuming would discard that history (use another --workdir)")
         if len(failed) == M or start >= t.steps:
             for i in set(range(M)) - failed:
                 record.update(members[i].name, status="done", step=start)
@@ -265,10 +345,13 @@ def train_program(prog, label: str, root: str, record: Record, devs: list, progr
         for i, m in enumerate(members):
             if i in failed and ckpts[i].latest_step() is not None:
                 states.append(ckpts[i].restore(abstract))           # its frozen last good state
-            elif start and i not in failed:
-                states.append(ckpts[i].restore(abstract, start))
+            elif start and i not in failed:  # numbers kept in the state from this config (train/resume.py)
+                states.append(resume.apply_settings(ckpts[i].restore(abstract, start),
+                                                    resume.settings_of(member_recipes[i])))
             else:
                 states.append(member_recipes[i].init_state(m.cfg.seed))
+        for d, m in zip(dirs, members):  # with the keys changed since (train/resume.py), from step `start`
+            wd.write_config(d, m.cfg, start)
         pad = -M % len(devs)  # rows that make the member axis divide over the devices (frozen, never saved)
         alive0 = np.array([i not in failed for i in range(M)] + [False] * pad)
         failed_at = np.array([record.by_name[m.name]["failed_at"] or 0 for m in members] + [0] * pad, np.int32)
@@ -278,9 +361,15 @@ def train_program(prog, label: str, root: str, record: Record, devs: list, progr
                       + [member_recipes[0].fixed_inputs(t.num_sample_grid)] * pad)
         fixed = place(fixed, devs)
         data = place(prog.data, devs, split=False)
+        defaults = config_lib.load(record.data["config"])  # the experiment file the user named, for run.json
         for i in range(M):
             if i not in failed:
-                logs[i] = wd.MetricsLog(os.path.join(dirs[i], "metrics.jsonl"), start)
+                logs[i] = wd.MetricsLog(os.path.join(dirs[i], "metrics.jsonl"), start, note=lambda text, name=members[
+                    i].name: tqdm.write(f"ganjax: {name}: {text}", file=sys.stderr))
+                tbs[i] = TensorBoard(dirs[i], members[i].cfg, start)
+                run_info.start_session(dirs[i], members[i].cfg, start, devs,  # the report's header
+                                       config_lib.differences(members[i].cfg, defaults))
+                run_info.save_real_grid(dirs[i], recipe, t.num_sample_grid)
                 record.update(members[i].name, status="training", step=start)
         record.save()
         k, step, was_alive = chunk_size(cfg0), start, alive0.copy()
@@ -310,7 +399,9 @@ def train_program(prog, label: str, root: str, record: Record, devs: list, progr
                     rate = round(imgs / elapsed, 1) if imgs else None
                     for i in live:
                         row = {key: float(np.mean(np.concatenate([b[key][i] for b in block]))) for key in block[0]}
-                        logs[i].write({**row, "step": step, "img_per_s": rate, "time": time.time()})
+                        row.update(step=step, img_per_s=rate, time=time.time())
+                        logs[i].write(row)
+                        tbs[i].scalars(row)
                     bar.set_postfix(alive=f"{len(live)}/{M}", img_s=f"{(rate or 0) * len(live):.0f}")
                     block, t_block, imgs = [], time.perf_counter(), 0
                 if step % t.sample_every == 0 or step == t.steps:
@@ -318,6 +409,7 @@ def train_program(prog, label: str, root: str, record: Record, devs: list, progr
                     for i in live:
                         report.save_grid(images[i], os.path.join(dirs[i], "samples", f"step_{step:06d}.png"),
                                          nrow=recipe.grid_nrow)
+                        tbs[i].images(step, images[i], recipe.grid_nrow)
                         report.write_html(dirs[i])
                 if step % t.ckpt_every == 0 or step == t.steps:
                     for i in live:
@@ -336,6 +428,8 @@ def train_program(prog, label: str, root: str, record: Record, devs: list, progr
     finally:
         if bar is not None:
             bar.close()
+        for tb in tbs.values():
+            tb.close()
         for log in logs.values():
             log.close()
         record.save()
@@ -345,7 +439,7 @@ def train_program(prog, label: str, root: str, record: Record, devs: list, progr
         except OSError as e:
             raise CheckpointError(f"could not finish writing a checkpoint ({e.strerror or e})") from None
         finally:
-            for d in dirs:
+            for d in dirs if bar is not None else ():  # not when it stopped before training (nothing changed)
                 report.plot_losses(os.path.join(d, "metrics.jsonl"), os.path.join(d, "losses.png"))
                 report.write_html(d)
 

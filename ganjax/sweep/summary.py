@@ -17,9 +17,18 @@ from ganjax.train.workdir import SWEEP_RECORD as RECORD
 
 # Metrics where larger is better (everything else: smaller is better); `--best NAME:max` overrides.
 HIGHER_IS_BETTER = {"classes_at_least_5pct", "min_class_share", "mean_confidence", "classifier_test_accuracy",
-                    "psnr", "ssim", "img_per_s"}
-SKIP_EVAL = {"step", "num_samples", "fd_sample_size", "num_images", "crop_size", "psnr_cap_db"}
-AUTO_BEST = ("frechet_ratio", "psnr", "g_loss")  # --best auto: the first of these that members have
+                    "precision", "recall", "coverage", "psnr", "ssim", "inception_precision", "inception_recall",
+                    "inception_coverage", "img_per_s"}
+SKIP_EVAL = {"step", "num_samples", "fd_sample_size", "num_images", "crop_size", "psnr_cap_db", "kid_subset_size",
+             "n_real", "n_fake"}
+# --best auto: the first of these that members have. Evaluated quality first (digit GANs: the Fréchet ratio
+# to the real-vs-real floor; translation runs: PSNR against the truth; else Inception FID); a GAN loss last.
+AUTO_BEST = ("frechet_ratio", "psnr", "inception_fid", "g_loss")
+# --best auto on digit GANs picks among the members whose rarest class has at least this share of the
+# samples (`ganjax eval`'s bar for "no class neglected"), when any has: the Fréchet distance in the
+# classifier's features moves little when one class of ten is missing or rare, so a member that drops a
+# digit can still have the lowest ratio.
+MIN_CLASS_SHARE = 0.08
 
 
 def load_record(root: str) -> dict:
@@ -41,7 +50,7 @@ def member_rows(root: str, record: dict) -> tuple[list[dict], list[str], list[st
         logged = [r for r in read_metrics(os.path.join(run, "metrics.jsonl")) if "event" not in r]
         final = {k: v for k, v in (logged[-1] if logged else {}).items()
                  if k not in ("step", "time") and isinstance(v, (int, float))}
-        ev = _eval_results(run)
+        ev = _eval_results(run, m["step"])
         if m["status"] == "failed":
             status = f"failed at step {m['failed_at']} ({m['failed_term']})"
         elif m["status"] == "done":
@@ -55,20 +64,31 @@ def member_rows(root: str, record: dict) -> tuple[list[dict], list[str], list[st
     return rows, keys, metric_names
 
 
-def _eval_results(run: str) -> dict:
+def _eval_results(run: str, step: int | None = None) -> dict:
+    """The numbers of RUN/eval.json, if it evaluated checkpoint `step` (None: any step)."""
     path = os.path.join(run, "eval.json")
     if not os.path.isfile(path):
         return {}
-    with open(path) as f:
-        ev = json.load(f)
+    try:
+        with open(path) as f:
+            ev = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(ev, dict) or (step is not None and ev.get("step") != step):
+        return {}
     return {k: v for k, v in ev.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
             and k not in SKIP_EVAL}
 
 
-def choose_best(rows: list[dict], metric_names: list[str], best: str = "auto") -> tuple[dict | None, str, str]:
-    """(best row or None, metric, "min"|"max"); failed members never win."""
+def choose_best(rows: list[dict], metric_names: list[str], best: str = "auto") -> tuple[dict | None, str, str, str]:
+    """(best row or None, metric, "min"|"max", a note on the rule or ""); failed members never win.
+
+    best "auto": the first metric of AUTO_BEST the members have; for frechet_ratio, only the members whose
+    min_class_share is at least MIN_CLASS_SHARE compete, when any is (the note says which rule applied).
+    "METRIC[:min|max]": that metric alone."""
     name, _, mode = best.partition(":")
-    if name == "auto":
+    auto = name == "auto"
+    if auto:
         name = next((m for m in AUTO_BEST if m in metric_names), "")
     if name and name not in metric_names:
         raise UsageError(f"--best {name!r} is not a metric of this sweep; have: {', '.join(metric_names)}")
@@ -76,10 +96,16 @@ def choose_best(rows: list[dict], metric_names: list[str], best: str = "auto") -
     if mode not in ("min", "max"):
         raise UsageError(f"--best {best!r}: write METRIC, METRIC:min or METRIC:max")
     ok = [r for r in rows if not r["status"].startswith("failed") and _finite(r.get(name))]
+    note = ""
+    if auto and name == "frechet_ratio" and ok:
+        covered = [r for r in ok if _finite(r.get("min_class_share")) and r["min_class_share"] >= MIN_CLASS_SHARE]
+        share = f"min_class_share >= {MIN_CLASS_SHARE:g}"  # every class has at least 8 % of the samples
+        note = f"among members with {share}" if covered else f"no member has {share}"
+        ok = covered or ok
     if not name or not ok:
-        return None, name, mode
+        return None, name, mode, note
     pick = min if mode == "min" else max
-    return pick(ok, key=lambda r: r[name]), name, mode
+    return pick(ok, key=lambda r: r[name]), name, mode, note
 
 
 def _finite(v) -> bool:
@@ -170,21 +196,23 @@ def write_summary(root: str, best: str = "auto", echo: bool = True) -> dict:
     rows, keys, metric_names = member_rows(root, record)
     columns = ["member", "program", *keys, "status", "step", *metric_names]
     try:
-        pick, metric, mode = choose_best(rows, metric_names, best)
+        pick, metric, mode, note = choose_best(rows, metric_names, best)
     except UsageError:  # show the table, keep the summary files as they are (the runs themselves are safe)
         if echo:
             print(format_table(rows, columns, None))
         raise
     csv_path = write_csv(rows, columns, os.path.join(root, "summary.csv"), pick)
     png_path = plot(root, rows, keys, os.path.join(root, "summary.png"), pick)
-    line = (f"best by {metric} ({mode}): {pick['member']} ({metric}={_cell(pick[metric])}"
-            + "".join(f", {k}={_cell(pick[k])}" for k in keys if pick.get(k, "") != "") + ")"
+    extra = [k for k in ("min_class_share",) if metric == "frechet_ratio" and pick and k in pick]
+    line = (f"best by {metric} ({mode}{', ' + note if note else ''}): {pick['member']} ({metric}={_cell(pick[metric])}"
+            + "".join(f", {k}={_cell(pick[k])}" for k in extra + [k for k in keys if pick.get(k, "") != ""]) + ")"
             if pick else f"best: none (no finished member has {metric or 'a metric'})")
     if metric in ("g_loss", "d_loss"):
-        line += "; a GAN loss is not image quality: --eval adds the Fréchet distance"
+        line += ("; a GAN loss is not image quality: no member was evaluated (--no-eval, or runs without an "
+                 "evaluation: `ganjax eval` needs labelled digits with a held-out part, or a translation's truth)")
     if echo:
         print(format_table(rows, columns, pick))
         print(line)
         print(f"wrote {csv_path} and {png_path}")
-    return {"rows": rows, "best": pick, "metric": metric, "mode": mode, "line": line, "csv": csv_path,
+    return {"rows": rows, "best": pick, "metric": metric, "mode": mode, "rule": note, "line": line, "csv": csv_path,
             "figure": png_path}

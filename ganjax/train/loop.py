@@ -29,8 +29,11 @@ from tqdm import tqdm
 from ganjax import parallel, recipes, report
 from ganjax.train.checkpoint import CheckpointError, Checkpoints
 from ganjax.errors import GanjaxError
+from ganjax.train import resume
 from ganjax.train import workdir as wd
 from ganjax.train.steps import compile_multi_step
+from ganjax.train import run_info
+from ganjax.train.tensorboard import TensorBoard
 
 CPU_MAX_STEPS_PER_DISPATCH = 5  # a Python loop on CPU (steps.default_fuse): compile time grows with K
 MAX_NAN_RESTORES = 3
@@ -93,30 +96,52 @@ def save_checkpoint(ckpts: Checkpoints, step: int, state, force: bool = False) -
                               f"checkpoints are intact: {ckpts.all_steps()}") from None
 
 
-def train_and_evaluate(cfg, workdir: str, progress: bool = True) -> dict:
-    """Train `cfg` in `workdir`, resuming from its latest checkpoint. Returns the last logged metrics."""
+def train_and_evaluate(cfg, workdir: str, progress: bool = True, config_changes: dict | None = None) -> dict:
+    """Train `cfg` in `workdir`, resuming from its latest checkpoint. Returns the last logged metrics.
+    config_changes: {key: (value, default)} (config.differences) for the report's header; None: unknown.
+    The run folder is locked (workdir.locked) from when the data and model are checked until this returns."""
+    with contextlib.ExitStack() as held:
+        return _train_and_evaluate(cfg, workdir, progress, config_changes, held)
+
+
+def _train_and_evaluate(cfg, workdir: str, progress: bool, config_changes: dict | None, held) -> dict:
     wd.check(workdir, cfg)
     mesh = parallel.make_mesh(cfg)
     recipe = recipes.build(cfg)
     data = parallel.replicate(recipe.device_data(), mesh)  # bad data fails here, before the run folder is touched
-    state = recipe.init_state(cfg.seed)  # and a model that cannot take the data's shape
+    shapes = jax.eval_shape(recipe.init_state, cfg.seed)  # and a model that cannot take the data's shape
     writer = parallel.is_writer()
     parallel.sync("ganjax:checked")  # every process has checked the folder before process 0 writes to it
-    workdir = wd.prepare(workdir, cfg) if writer else os.path.abspath(os.path.expanduser(workdir))
+    if writer:  # one process trains a run folder at a time; checked again once it holds the lock
+        held.enter_context(wd.locked(workdir))
+        wd.check(workdir, cfg)
+    workdir = os.path.abspath(os.path.expanduser(workdir))
     parallel.sync("ganjax:prepared")
     t = cfg.train
     txs = recipe.optimizers()
+    settings = resume.settings_of(recipe)  # numbers kept in the state: taken from this config on resume
+    say = (lambda text: tqdm.write(f"ganjax: {text}", file=sys.stderr)) if writer else (lambda text: None)
+    resume.check_history(workdir, t.ckpt_every)  # before checkpoints/ is opened (and made)
     ckpts = Checkpoints(os.path.join(workdir, "checkpoints"), keep=t.keep)
-    abstract = parallel.abstract_replicated(jax.eval_shape(lambda s: s, state), mesh)
-    state = ckpts.restore(abstract) if ckpts.latest_step() is not None else parallel.replicate(state, mesh)
+    abstract = parallel.abstract_replicated(shapes, mesh)
+    restored = resume.restore_for_training(ckpts, abstract, workdir, cfg, say, set_aside=writer)
+    state = (parallel.replicate(recipe.init_state(cfg.seed), mesh) if restored is None  # initialised only if new
+             else resume.apply_settings(restored, settings))
     step = int(state.step)
-    log = wd.MetricsLog(os.path.join(workdir, "metrics.jsonl"), step, enabled=writer)
+    if writer:  # config.json (with keys changed on resume), and what this start does, said
+        resume.announce(workdir, cfg, step, restored is None, say)
+    log = wd.MetricsLog(os.path.join(workdir, "metrics.jsonl"), step, enabled=writer, note=say)
+    if writer:  # run.json (the report's header) and samples/real.png (real images beside generated ones)
+        run_info.start_session(workdir, cfg, step, mesh, config_changes)
+        run_info.save_real_grid(workdir, recipe, t.num_sample_grid)
     k, fns = chunk_size(cfg), {}
     fixed = parallel.replicate(recipe.fixed_inputs(t.num_sample_grid), mesh)
     visualize = jax.jit(recipe.visualize, out_shardings=parallel.replicated(mesh))
     bar = tqdm(total=t.steps, initial=step, disable=not (progress and writer), unit="step", dynamic_ncols=True,
                desc=os.path.basename(workdir))
+    tb = TensorBoard(workdir, cfg, step, enabled=writer)  # RUN/tensorboard/; train.tensorboard=false: off
     last, block, t_block, imgs, restores = {}, [], time.perf_counter(), 0, 0
+    failing = False
     try:
         with stop_signals() as received:
             while step < t.steps:
@@ -138,7 +163,7 @@ def train_and_evaluate(cfg, workdir: str, progress: bool = True) -> dict:
                     ckpts.wait()
                     skip_to = (step + i + 1 + k - 1) // k * k  # past the bad batch, on a dispatch boundary
                     skip = parallel.replicate(np.asarray(skip_to, np.int32), mesh)
-                    state = ckpts.restore(abstract).replace(step=skip)
+                    state = resume.apply_settings(ckpts.restore(abstract), settings).replace(step=skip)
                     log.write({"step": step + i + 1, "event": f"{msg}; restored step {good}, skipped to {skip_to}"})
                     if writer:
                         tqdm.write(f"ganjax: {msg}; restored step {good} and skipped to step {skip_to}",
@@ -157,6 +182,7 @@ def train_and_evaluate(cfg, workdir: str, progress: bool = True) -> dict:
                     last = {key: float(np.mean(np.concatenate([b[key] for b in block]))) for key in block[0]}
                     last.update(step=step, img_per_s=round(imgs / elapsed, 1) if imgs else None, time=time.time())
                     log.write(last)
+                    tb.scalars(last)
                     bar.set_postfix(d=f"{last['d_loss']:.3f}", g=f"{last['g_loss']:.3f}",
                                     img_s=f"{last['img_per_s'] or 0:.0f}")
                     block, t_block, imgs = [], time.perf_counter(), 0
@@ -165,6 +191,7 @@ def train_and_evaluate(cfg, workdir: str, progress: bool = True) -> dict:
                     if writer:
                         report.save_grid(images, os.path.join(workdir, "samples", f"step_{step:06d}.png"),
                                          nrow=recipe.grid_nrow)
+                        tb.images(step, images, recipe.grid_nrow)
                         report.write_html(workdir)
                 if step % t.ckpt_every == 0 or step == t.steps:
                     save_checkpoint(ckpts, step, state)
@@ -176,16 +203,24 @@ def train_and_evaluate(cfg, workdir: str, progress: bool = True) -> dict:
                     name = signal.Signals(signum).name + ("" if received else " (sent to another process)")
                     raise Interrupted(f"stopped by {name} at step {step}; checkpoint saved, run the same "
                                       f"command to resume", 128 + signum)
+    except BaseException:
+        failing = True  # the finishing below must not hide this error behind one of its own (a full disk)
+        raise
     finally:
         bar.close()
         log.close()
+        tb.close()
         try:
             ckpts.close()
-        except OSError as e:
-            raise CheckpointError(f"could not finish writing a checkpoint ({e.strerror or e}); earlier "
-                                  f"checkpoints are intact: {ckpts.all_steps()}") from None
+        except CheckpointError:
+            if not failing:
+                raise
         finally:
             if writer:
-                report.plot_losses(os.path.join(workdir, "metrics.jsonl"), os.path.join(workdir, "losses.png"))
-                report.write_html(workdir)
+                try:
+                    report.plot_losses(os.path.join(workdir, "metrics.jsonl"), os.path.join(workdir, "losses.png"))
+                    report.write_html(workdir)
+                except OSError:
+                    if not failing:
+                        raise
     return last

@@ -17,8 +17,11 @@ class GANState:
     model_state: {net: {collection: ...}} for mutable collections such as batch_stats.
     key: the run's root PRNG key (raw uint32); each step's key is fold_in(key, step), so the data order
     and all noise are functions of (seed, step) and a resumed run repeats them exactly.
-    extra: recipe state (e.g. CycleGAN's image history pools). hp: numeric loss weights (data, not
-    constants, so that sweeps can stack members that differ in them).
+    extra: recipe state (e.g. CycleGAN's image history pools). hp: numeric loss weights and the EMA's
+    numbers (data, not constants, so that sweeps can stack members that differ in them).
+    ema: the generator's moving average (ganjax/train/ema.py), {"params": like params["g"], "model_state":
+    the g-side nets' model_state}; always present (with ema.kimg = 0 it equals the raw generator), so the
+    state has one structure whatever the EMA's numbers. None only in states built by hand without it.
     """
     step: jax.Array
     params: Any
@@ -27,6 +30,7 @@ class GANState:
     key: jax.Array
     extra: Any
     hp: Any
+    ema: Any = None
 
 
 class Runner:

@@ -9,7 +9,8 @@ A recipe (see ganjax/recipes) supplies the models and the loss terms:
   recipe.d_loss(run_d, batch, d_inputs, key, hp) → (loss, metrics)
   recipe.g_loss(run_d, batch, outputs, hp)       → (loss, metrics)
 One step: G forward once (its VJP kept), D update on the stopped outputs, then G update through the
-updated D, pulled back through the kept VJP — G is not run twice.
+updated D, pulled back through the kept VJP — G is not run twice. Last, the generator's EMA
+(ganjax/train/ema.py) moves towards the updated G.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import optax
 
 from ganjax import parallel
 from ganjax.models import cpu_conv
+from ganjax.train import ema as ema_lib
 from ganjax.train.state import GANState, Runner, merge_state
 
 
@@ -63,11 +65,16 @@ def train_step(recipe, txs: dict, state: GANState, data, batch_sharding=None) ->
     (g_grads,) = g_vjp(d_outputs)
     g_params, g_opt = _apply(txs["g"], g_grads, state.opt_state["g"], params["g"])
 
+    ms = merge_state(ms, gd_updates)
+    ema = state.ema
+    if ema is not None:  # stylegan2-ada's: beta from the images seen before this step
+        beta = ema_lib.beta(hp, state.step, recipe.cfg.train.batch_size)
+        ema = ema_lib.update(ema, g_params, ms, recipe.sides["g"], beta)
+
     metrics = {"d_loss": d_loss, "g_loss": g_loss, **d_metrics, **g_metrics,
                "d_grad_norm": optax.tree.norm(d_grads), "g_grad_norm": optax.tree.norm(g_grads)}
     new_state = state.replace(step=state.step + 1, params={"g": g_params, "d": d_params},
-                              opt_state={"g": g_opt, "d": d_opt}, model_state=merge_state(ms, gd_updates),
-                              extra=extra)
+                              opt_state={"g": g_opt, "d": d_opt}, model_state=ms, extra=extra, ema=ema)
     return new_state, jax.tree_util.tree_map(lambda m: m.astype(jnp.float32), metrics)
 
 

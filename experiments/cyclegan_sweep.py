@@ -1,0 +1,37 @@
+"""A sweep of CycleGAN's `:runlocal` variant on the built-in `tone` task: loss weights, learning rate, seed.
+
+  ganjax sweep experiments/cyclegan_sweep.py:runlocal --workdir sweeps/tone        # 12 members, two programs
+  ganjax sweep experiments/cyclegan_sweep.py:runlocal --workdir sweeps/tone --part 0/3   # a third of them
+  ganjax eval sweeps/tone/member_004                                       # any member is a run folder
+
+Every member differs only in numbers that are data in the train state (cycle / identity weights in
+`state.hp`, learning rates in the optimizer state, the seed), so they stack into vmapped programs compiled
+once (identity weight 0 drops the identity term from the step: those members form a second program); on a
+CPU a program's members are computed one after another. The sweep picks
+its best member by PSNR against the truth. docs/quality.md has the table of these variants (seed 0, each
+trained alone with `ganjax train ... --config.KEY=VALUE`) and the structural ones (model.norm) that cannot
+stack.
+"""
+import os
+
+from ganjax.config import load_module
+
+BASE = load_module(os.path.join(os.path.dirname(os.path.abspath(__file__)), "cyclegan.py"))
+
+SEEDS = (0, 1, 2)
+VARIANTS = (  # each over SEEDS; the first is the `:runlocal` config itself (lambda_A 1, identity 0.5, lr 2e-3)
+    {},
+    {"loss.lambda_A": 10.0},                                  # the reference's A→B→A cycle weight
+    {"loss.lambda_identity": 0.1},                            # a weaker identity term
+    {"loss.lambda_identity": 0.0, "optim.g.lr": 1e-3, "optim.d.lr": 1e-3},  # no identity term, half the rate
+)
+
+
+def get_config(arg=None):
+    return BASE.get_config(arg)  # CycleGAN's own config; `:runlocal` shrinks it in the same way
+
+
+def sweep(add):
+    for variant in VARIANTS:
+        for seed in SEEDS:
+            add(**variant, seed=seed)

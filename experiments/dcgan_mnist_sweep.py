@@ -1,0 +1,77 @@
+"""The sweep that chose the real-MNIST defaults of experiments/dcgan_mnist.py (table: docs/quality.md).
+
+The article's DCGAN (model.arch=article) on real MNIST: the 10 000 test images, 8 000 train / 2 000 held
+out (data.holdout=0.2), evaluated by `ganjax eval` (Fréchet ratio to the real-vs-real floor, smallest class
+share, KID, precision/recall, density/coverage; 2 000 generated vs 2 000 held out). Two stages:
+
+  ganjax sweep experiments/dcgan_mnist_sweep.py:screen --workdir sweeps/screen \
+      --config.data.source=idx:../shared/data/mnist      # one factor at a time from a reference, width 64
+  ganjax sweep experiments/dcgan_mnist_sweep.py:confirm --workdir sweeps/confirm \
+      --config.data.source=idx:../shared/data/mnist      # the best settings at full length, seeds, width
+
+Members that differ only in numbers (learning rates, betas, R1 gamma > 0, EMA, seed) train in one vmapped
+program; width and steps are structural (a program each). A member with constant learning rates evaluated
+at an earlier checkpoint (`ganjax eval MEMBER --step S`) equals a run of S steps (data order, noise and the
+EMA's ramp-up depend on the step, not on train.steps): the screen keeps its checkpoints for that.
+"""
+import os
+
+from ganjax.config import load_module, parse_arg
+
+BASE = load_module(os.path.join(os.path.dirname(os.path.abspath(__file__)), "dcgan_mnist.py"))
+
+# The reference every screen member changes one thing of (R1 > 0 everywhere: a gamma of 0 drops the
+# penalty's code, a separate program).
+REF = {"optim.g.lr": 2e-4, "optim.d.lr": 2e-4, "optim.g.b1": 0.5, "optim.d.b1": 0.5, "optim.g.b2": 0.999,
+       "optim.d.b2": 0.999, "loss.r1_gamma": 1.0, "ema.kimg": 20.0, "ema.rampup": 0.05, "seed": 0}
+
+
+def _arg(arg):
+    return parse_arg(arg, runlocal=False, screen=False, confirm=False, offline=False)
+
+
+def get_config(arg=None):
+    a = _arg(arg)
+    c = BASE.get_config("runlocal" if a.runlocal else None)
+    if not a.offline:                     # offline: the default data, scikit-learn's 1 797 digits
+        c.data.source = "idx:data/mnist"  # give yours: --config.data.source=idx:PATH
+    c.loss.r1_gamma = 1.0
+    if a.screen or a.offline:
+        c.train.steps = 2000
+        c.train.ckpt_every = c.train.sample_every = 500
+        c.train.keep = 4                  # steps 500..2000 stay evaluable
+    if a.confirm:
+        c.train.steps = 3600              # ~13 minutes on a quiet 2-core CPU, one member alone
+        c.train.ckpt_every = c.train.sample_every = 600
+        c.train.keep = 6                  # steps 600..3600 stay evaluable
+    c.train.tensorboard = False
+    return c
+
+
+def sweep(add, arg=None):
+    a = _arg(arg)
+    if a.offline:                                          # the offline default's data: a few settings
+        for change in ({}, {"loss.r1_gamma": 10.0}, {"optim.g.lr": 1e-4, "optim.d.lr": 4e-4},
+                       {"ema.rampup": 0.1, "seed": 1}):
+            add(**{**REF, **change})
+        return
+    if a.confirm:                                          # the screen's best factors, at full length
+        for change in ({"optim.g.lr": 4e-4, "optim.d.lr": 4e-4},
+                       {"optim.g.lr": 8e-4, "optim.d.lr": 8e-4},
+                       {"optim.g.lr": 4e-4, "optim.d.lr": 4e-4, "optim.g.b1": 0.0, "optim.d.b1": 0.0,
+                        "loss.r1_gamma": 10.0}):
+            add(**{**REF, **change})
+        return
+    if a.screen or not a.confirm:
+        one_at_a_time = [
+            {},                                            # the reference
+            {"loss.r1_gamma": 0.1},
+            {"loss.r1_gamma": 10.0},
+            {"optim.g.lr": 1e-4, "optim.d.lr": 4e-4},      # TTUR: D 4x faster than G
+            {"optim.g.lr": 4e-4, "optim.d.lr": 4e-4},
+            {"optim.g.b1": 0.0, "optim.d.b1": 0.0},
+            {"optim.g.b2": 0.99, "optim.d.b2": 0.99},
+            {"seed": 1},                                   # the reference again: how much is seed noise
+        ]
+        for change in one_at_a_time:
+            add(**{**REF, **change})
