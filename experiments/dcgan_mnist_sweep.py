@@ -7,7 +7,10 @@ share, KID, precision/recall, density/coverage; 2 000 generated vs 2 000 held ou
   ganjax sweep experiments/dcgan_mnist_sweep.py:screen --workdir sweeps/screen \
       --config.data.source=idx:../shared/data/mnist      # one factor at a time from a reference, width 64
   ganjax sweep experiments/dcgan_mnist_sweep.py:confirm --workdir sweeps/confirm \
-      --config.data.source=idx:../shared/data/mnist      # the best settings at full length, seeds, width
+      --config.data.source=idx:../shared/data/mnist      # the best settings at full length
+  ganjax sweep experiments/dcgan_mnist_sweep.py:ema --workdir sweeps/ema \
+      --config.data.source=idx:../shared/data/mnist      # the best of those with longer EMA half-lives
+  ganjax sweep experiments/dcgan_mnist_sweep.py:offline --workdir sweeps/offline   # the offline default's data
 
 Members that differ only in numbers (learning rates, betas, R1 gamma > 0, EMA, seed) train in one vmapped
 program; width and steps are structural (a program each). A member with constant learning rates evaluated
@@ -27,7 +30,7 @@ REF = {"optim.g.lr": 2e-4, "optim.d.lr": 2e-4, "optim.g.b1": 0.5, "optim.d.b1": 
 
 
 def _arg(arg):
-    return parse_arg(arg, runlocal=False, screen=False, confirm=False, offline=False)
+    return parse_arg(arg, runlocal=False, screen=False, confirm=False, ema=False, offline=False)
 
 
 def get_config(arg=None):
@@ -36,12 +39,15 @@ def get_config(arg=None):
     if not a.offline:                     # offline: the default data, scikit-learn's 1 797 digits
         c.data.source = "idx:data/mnist"  # give yours: --config.data.source=idx:PATH
     c.loss.r1_gamma = 1.0
-    if a.screen or a.offline:
+    if a.screen:
         c.train.steps = 2000
         c.train.ckpt_every = c.train.sample_every = 500
         c.train.keep = 4                  # steps 500..2000 stay evaluable
-    if a.confirm:
-        c.train.steps = 3600              # ~13 minutes on a quiet 2-core CPU, one member alone
+    if a.offline:                         # the offline default's length
+        c.train.steps = 1000
+        c.train.ckpt_every = c.train.sample_every = 500
+    if a.confirm or a.ema:
+        c.train.steps = 3600              # ~16 minutes on a quiet 2-core CPU, one member alone
         c.train.ckpt_every = c.train.sample_every = 600
         c.train.keep = 6                  # steps 600..3600 stay evaluable
     c.train.tensorboard = False
@@ -51,8 +57,19 @@ def get_config(arg=None):
 def sweep(add, arg=None):
     a = _arg(arg)
     if a.offline:                                          # the offline default's data: a few settings
-        for change in ({}, {"loss.r1_gamma": 10.0}, {"optim.g.lr": 1e-4, "optim.d.lr": 4e-4},
-                       {"ema.rampup": 0.1, "seed": 1}):
+        lr8 = {"optim.g.lr": 8e-4, "optim.d.lr": 8e-4}
+        for change in ({}, lr8, {**lr8, "ema.kimg": 50.0, "ema.rampup": 0.25},
+                       {"optim.g.lr": 4e-4, "optim.d.lr": 4e-4, "optim.g.b1": 0.0, "optim.d.b1": 0.0,
+                        "loss.r1_gamma": 10.0}):
+            add(**{**REF, **change})
+        return
+    if a.ema:                                              # the confirm's best, longer averages
+        lr8 = {"optim.g.lr": 8e-4, "optim.d.lr": 8e-4}
+        for change in ({**lr8, "ema.rampup": 0.0},
+                       {**lr8, "ema.kimg": 50.0, "ema.rampup": 0.25},
+                       {**lr8, "ema.kimg": 100.0, "ema.rampup": 0.5},
+                       {"optim.g.lr": 4e-4, "optim.d.lr": 4e-4, "optim.g.b1": 0.0, "optim.d.b1": 0.0,
+                        "loss.r1_gamma": 10.0, "ema.kimg": 50.0, "ema.rampup": 0.25}):
             add(**{**REF, **change})
         return
     if a.confirm:                                          # the screen's best factors, at full length

@@ -8,11 +8,14 @@ from ganjax.config import ConfigError
 from tests.conftest import DCGAN, tiny_cfg
 
 
-def test_defaults_are_the_articles_training_setup():
+def test_defaults_are_the_articles_setup_with_the_swept_optimizer():
+    """The article's batch, latent size and loss; lr 8e-4 and R1 γ 1 from experiments/dcgan_mnist_sweep.py."""
     cfg = config.load(DCGAN)
-    assert cfg.train.batch_size == 64 and cfg.model.latent_dim == 100
-    assert cfg.optim.g.lr == 2e-4 and cfg.optim.d.b1 == 0.5
-    assert cfg.loss.name == "nonsaturating" and cfg.data.source == "digits"
+    assert cfg.train.batch_size == 64 and cfg.model.latent_dim == 100 and cfg.model.arch == "article"
+    assert cfg.optim.g.lr == cfg.optim.d.lr == 8e-4 and cfg.optim.d.b1 == 0.5 and cfg.loss.r1_gamma == 1.0
+    assert cfg.loss.name == "nonsaturating" and cfg.data.source == "digits" and cfg.train.steps == 1000
+    mnist = config.load(DCGAN + ":mnist")  # the README's real-MNIST run: the same settings, longer
+    assert mnist.train.steps == 3000 and mnist.optim.g.lr == 8e-4 and mnist.train.ckpt_every == 600
 
 
 def test_runlocal_shrinks_the_run():
