@@ -54,41 +54,32 @@ def get_config(arg=None):
     return c
 
 
+LR4 = {"optim.g.lr": 4e-4, "optim.d.lr": 4e-4}
+LR8 = {"optim.g.lr": 8e-4, "optim.d.lr": 8e-4}
+B1_0_R1_10 = {**LR4, "optim.g.b1": 0.0, "optim.d.b1": 0.0, "loss.r1_gamma": 10.0}
+EMA50 = {"ema.kimg": 50.0, "ema.rampup": 0.25}
+
+# each stage's members as changes to REF, in order
+STAGES = {
+    "screen": [                                      # one factor at a time
+        {},                                          # the reference
+        {"loss.r1_gamma": 0.1},
+        {"loss.r1_gamma": 10.0},
+        {"optim.g.lr": 1e-4, "optim.d.lr": 4e-4},    # TTUR: D 4x faster than G
+        LR4,
+        {"optim.g.b1": 0.0, "optim.d.b1": 0.0},
+        {"optim.g.b2": 0.99, "optim.d.b2": 0.99},
+        {"seed": 1},                                 # the reference again: how much is seed noise
+    ],
+    "confirm": [LR4, LR8, B1_0_R1_10],               # the screen's best factors, at full length
+    "ema": [{**LR8, "ema.rampup": 0.0}, {**LR8, **EMA50},   # the confirm's best, longer averages
+            {**LR8, "ema.kimg": 100.0, "ema.rampup": 0.5}, {**B1_0_R1_10, **EMA50}],
+    "offline": [{}, LR8, {**LR8, **EMA50}, B1_0_R1_10],     # the offline default's data
+}
+
+
 def sweep(add, arg=None):
     a = _arg(arg)
-    if a.offline:                                          # the offline default's data: a few settings
-        lr8 = {"optim.g.lr": 8e-4, "optim.d.lr": 8e-4}
-        for change in ({}, lr8, {**lr8, "ema.kimg": 50.0, "ema.rampup": 0.25},
-                       {"optim.g.lr": 4e-4, "optim.d.lr": 4e-4, "optim.g.b1": 0.0, "optim.d.b1": 0.0,
-                        "loss.r1_gamma": 10.0}):
-            add(**{**REF, **change})
-        return
-    if a.ema:                                              # the confirm's best, longer averages
-        lr8 = {"optim.g.lr": 8e-4, "optim.d.lr": 8e-4}
-        for change in ({**lr8, "ema.rampup": 0.0},
-                       {**lr8, "ema.kimg": 50.0, "ema.rampup": 0.25},
-                       {**lr8, "ema.kimg": 100.0, "ema.rampup": 0.5},
-                       {"optim.g.lr": 4e-4, "optim.d.lr": 4e-4, "optim.g.b1": 0.0, "optim.d.b1": 0.0,
-                        "loss.r1_gamma": 10.0, "ema.kimg": 50.0, "ema.rampup": 0.25}):
-            add(**{**REF, **change})
-        return
-    if a.confirm:                                          # the screen's best factors, at full length
-        for change in ({"optim.g.lr": 4e-4, "optim.d.lr": 4e-4},
-                       {"optim.g.lr": 8e-4, "optim.d.lr": 8e-4},
-                       {"optim.g.lr": 4e-4, "optim.d.lr": 4e-4, "optim.g.b1": 0.0, "optim.d.b1": 0.0,
-                        "loss.r1_gamma": 10.0}):
-            add(**{**REF, **change})
-        return
-    if a.screen or not a.confirm:
-        one_at_a_time = [
-            {},                                            # the reference
-            {"loss.r1_gamma": 0.1},
-            {"loss.r1_gamma": 10.0},
-            {"optim.g.lr": 1e-4, "optim.d.lr": 4e-4},      # TTUR: D 4x faster than G
-            {"optim.g.lr": 4e-4, "optim.d.lr": 4e-4},
-            {"optim.g.b1": 0.0, "optim.d.b1": 0.0},
-            {"optim.g.b2": 0.99, "optim.d.b2": 0.99},
-            {"seed": 1},                                   # the reference again: how much is seed noise
-        ]
-        for change in one_at_a_time:
-            add(**{**REF, **change})
+    stage = next((name for name in ("offline", "ema", "confirm") if a[name]), "screen")
+    for change in STAGES[stage]:
+        add(**{**REF, **change})
