@@ -46,7 +46,8 @@ def get_config(arg=None):
 
     c.loss = ml_collections.ConfigDict()
     c.loss.name = "nonsaturating"  # BCE with logits: the reference's "vanilla" GAN loss
-    c.loss.lambda_L1 = 100.0
+    c.loss.lambda_L1 = 100.0       # weight of the reconstruction term to the true B
+    c.loss.recon = "l1"            # l1 (the reference: the median colour) | l2 (squared: the mean, what PSNR rewards)
     c.loss.style_weight = 0.0      # Gram-matrix style loss vs the true B (0 = off)
     c.loss.content_weight = 0.0    # feature content loss vs the true B (0 = off)
     c.loss.feature_net = ""        # "" = D's own features (on concat(A, ·)), or "package.module:attr"

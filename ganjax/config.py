@@ -224,7 +224,7 @@ RANGES: tuple[tuple[str, Range], ...] = (
     ("eval.classifier_steps", POSITIVE_INT),
 )
 CHOICES = {"model.dtype": ("float32", "bfloat16"), "train.on_nan": ("stop", "restore"),
-           "model.channels": (1, 3), "data.channels": (1, 3)}
+           "model.channels": (1, 3), "data.channels": (1, 3), "loss.recon": ("l1", "l2")}
 
 
 def range_of(key: str) -> Range | None:

@@ -98,6 +98,11 @@ def l1(a, b):
     return _mean(jnp.abs(a - b))
 
 
+def l2(a, b):
+    """Mean squared error: its minimiser is the conditional mean (what PSNR rewards); L1's is the median."""
+    return _mean(jnp.square(a - b))
+
+
 def gram(features):
     """Gram matrix (N, C, C) of NHWC features, normalised by H·W·C."""
     n, h, w, c = features.shape

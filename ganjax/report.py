@@ -102,7 +102,7 @@ def read_metrics(path: str) -> list[dict]:
 # What each logged number is (the panel titles of losses.png).
 TERM_NAMES = {
     "d_loss": "D loss", "g_loss": "G loss (total)",
-    "G_GAN": "G adversarial term", "G_L1": "G L1 to the true B (× λ_L1)",
+    "G_GAN": "G adversarial term", "G_L1": "G L1 to the true B (× λ_L1)", "G_L2": "G squared error to the true B (× λ_L1)",
     "G_A": "G_A adversarial (A→B)", "G_B": "G_B adversarial (B→A)",
     "D_A": "D_A loss (judges B)", "D_B": "D_B loss (judges A)",
     "cycle_A": "cycle A→B→A (× λ_A)", "cycle_B": "cycle B→A→B (× λ_B)",

@@ -66,6 +66,13 @@ def test_g_and_d_losses_on_known_inputs():
     d_loss, dm = recipe.d_loss(big, batch, b, None, {})
     np.testing.assert_allclose(float(d_loss), 0.5 * 30.0, rtol=1e-4)  # −log(1 − σ(30)) ≈ 30, halved
     assert float(dm["d_real"]) > 0.99
+    # loss.recon=l2: the squared error, under its own name; an error of 0.1 costs λ · 0.01 instead of λ · 0.1
+    l2 = recipes.build(tiny_config(RGB, ("loss.recon", "l2")))
+    loss2, m2 = l2.g_loss(big, batch, {"fake": b + 0.1}, {"lambda_L1": 100.0})
+    np.testing.assert_allclose(float(m2["G_L2"]), 100 * 0.01, rtol=1e-4)
+    assert "G_L1" not in m2 and abs(float(loss2) - float(m2["G_L2"]) - float(m2["G_GAN"])) < 1e-5
+    with pytest.raises(config_lib.ConfigError, match="loss.recon"):
+        tiny_config(RGB, ("loss.recon", "l3"))
 
 
 def test_d_sees_the_six_channel_pair():
@@ -151,3 +158,22 @@ def test_feature_settings_without_weights_warn():
     """Naming feature layers but leaving both style and content weights at 0 trains nothing: say so."""
     with pytest.warns(UserWarning, match="style_weight and loss.content_weight are 0"):
         recipes.build(tiny_config(("loss.feature_layers", "Conv_0")))
+
+
+def test_colorization_output_keeps_the_input_luma_exactly():
+    """A predicted colour outside the RGB cube gets less chroma, not clipped channels: the luma stays the input's,
+    the hue stays the predicted one, and colours inside the cube come back unchanged."""
+    from ganjax.recipes.translation_base import rgb_to_ycc, ycc_to_rgb
+
+    rng = np.random.RandomState(0)
+    y = rng.uniform(-1, 1, (500, 1)).astype(np.float32)
+    chroma = rng.uniform(-1, 1, (500, 2)).astype(np.float32)  # mostly far outside the cube
+    out = np.asarray(ycc_to_rgb(jnp.asarray(y), jnp.asarray(chroma)))
+    assert out.min() >= -1 and out.max() <= 1
+    back = np.asarray(rgb_to_ycc(out))
+    np.testing.assert_allclose(back[:, :1], y, atol=1e-5)
+    cos = np.sum(back[:, 1:] * chroma, -1) / (np.linalg.norm(back[:, 1:], axis=-1) * np.linalg.norm(chroma, axis=-1) + 1e-12)
+    assert np.all((cos > 0.9999) | (np.linalg.norm(back[:, 1:], axis=-1) < 1e-5))  # same hue (or grey at the ends)
+    rgb = rng.uniform(-1, 1, (500, 3)).astype(np.float32)
+    ycc = np.asarray(rgb_to_ycc(rgb))
+    np.testing.assert_allclose(np.asarray(ycc_to_rgb(ycc[:, :1], ycc[:, 1:])), rgb, atol=1e-5)

@@ -128,6 +128,7 @@ class Pix2Pix(TranslationRecipe):
             raise ConfigError("model.colorization needs RGB data (data.channels=3)")
         self.in_ch, self.out_ch = (1, 2) if self.colorization else (self.channels, self.channels)
         self.modules = {"G": self.make_generator(self.out_ch), "D": self.make_discriminator()}
+        self.recon = cfg.loss.get("recon", "l1")  # run folders from before loss.recon trained with L1
 
     # G's input code of A, its output code of B, and the image made from them
     def encode_a(self, a):
@@ -179,13 +180,13 @@ class Pix2Pix(TranslationRecipe):
         a, b, fake = batch["A"], batch["B"], outputs["fake"]
         ea, eb = self.encode_a(a), self.encode_b(b)
         m = {"G_GAN": self.adv.g_loss(run("D", jnp.concatenate([ea, fake], -1))),
-             "G_L1": losses.l1(fake, eb) * hp["lambda_L1"]}
+             f"G_{self.recon.upper()}": getattr(losses, self.recon)(fake, eb) * hp["lambda_L1"]}
         if self.features is None or self.features.own:  # D's features of (A code, B code)
             sc, met = self.style_content(run, batch, "D", fake, eb, eb, hp,
                                          prefix=lambda x: jnp.concatenate([ea, x], -1))
         else:  # a user network sees images
             sc, met = self.style_content(run, batch, "D", self.decode(a, fake), b, b, hp)
-        return m["G_GAN"] + m["G_L1"] + sc, {**m, **met}
+        return sum(m.values()) + sc, {**m, **met}
 
     def visualize(self, state, fixed):
         """Per test image one row: input A, G(A) (the EMA generator), the true B."""
