@@ -30,10 +30,13 @@ import numpy as np
 QUANTILES = (1, 5, 10, 25, 50, 75, 90, 95, 99)
 
 
-def mean_psnr(pred: np.ndarray, truth: np.ndarray, cap: float = 60.0) -> float:
-    """Mean per-image PSNR of uint8-valued arrays, capped as `ganjax eval` caps identical pairs."""
-    mse = ((np.asarray(pred, np.float64) - truth) ** 2).reshape(len(truth), -1).mean(1)
-    return float(np.mean(np.minimum(10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-10)), cap)))
+def mean_psnr(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Mean per-image PSNR of arrays on the 0..255 scale, as `ganjax eval` computes and caps it."""
+    from ganjax.evaluation.translation import PSNR_CAP
+    from ganjax.metrics.image import psnr
+
+    scale = lambda x: np.asarray(x, np.float32) / 127.5 - 1.0
+    return float(np.mean(np.minimum(np.asarray(psnr(scale(pred), scale(truth))), PSNR_CAP)))
 
 
 def quantile_row(name: str, images: np.ndarray) -> str:
@@ -107,16 +110,17 @@ def errors(run: str, step: int | None, raw: bool) -> None:
         print("  " + quantile_row(name, images))
 
 
-YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
-
-
 def from_ycc(ycc: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(ycc @ np.linalg.inv(YCC).T), 0, 255)
+    """0..255 luma / chroma (ganjax's YCbCr without offsets) → RGB rounded and clipped as a saved PNG."""
+    from ganjax.recipes.translation_base import YCC_INV
+
+    return np.clip(np.round(ycc @ YCC_INV.T), 0, 255)
 
 
 def chroma(run: str, step: int | None, raw: bool) -> None:
     from ganjax.evaluation.translation import ground_truth, translate_test
     from ganjax.inference import load_run
+    from ganjax.recipes.translation_base import YCC
 
     _, recipe, state = load_run(run, step, not raw)
     ds = recipe.dataset

@@ -133,15 +133,6 @@ def test_random_crop_without_flip_and_center_crop():
     np.testing.assert_allclose(center_crop(a, 5), a[:, 2:7, 2:7] / 127.5 - 1.0, atol=1e-6)
 
 
-def _windows(names):
-    """{source: [(x0, x1)]} column spans from built-in crop names."""
-    spans = {}
-    for n in names:
-        src, x, _, w = re.match(r"(\w+):x(\d+),y(\d+),w(\d+)", n).groups()
-        spans.setdefault(src, []).append((int(x), int(x) + int(w)))
-    return spans
-
-
 def _boxes(names):
     """{source: [(x0, y0, x1, y1)]} windows from built-in crop names."""
     boxes = {}
@@ -157,9 +148,9 @@ def test_builtin_colorize():
     assert len(data.train_a) == len(data.train_b) > 500 and len(data.test_a) > 100
     assert np.all(data.train_a[..., 0] == data.train_a[..., 2])  # A is gray
     assert np.abs(data.test_b_truth.astype(int) - data.test_a).mean() > 5
-    train, test = _windows(data.names_train_a), _windows(data.names_test_a)
-    for src in test:
-        assert max(x1 for _, x1 in train[src]) <= min(x0 for x0, _ in test[src])
+    train, test = _boxes(data.names_train_a), _boxes(data.names_test_a)
+    for src in test:  # every training window lies left of every test window
+        assert max(x1 for _, _, x1, _ in train[src]) <= min(x0 for x0, _, _, _ in test[src])
 
 
 def test_builtin_tone_is_unpaired_with_truth():

@@ -120,8 +120,8 @@ def _crops(name: str, img: np.ndarray, box: tuple[int, int, int, int], size: int
         stride = max(win // 2, 1)
         for y0 in range(y_lo, y_hi - win + 1, stride):
             for x0 in range(x_lo, x_hi - win + 1, stride):
-                box = (x0, y0, x0 + win, y0 + win)
-                arrays.append(np.asarray(pil.resize((size, size), Image.BICUBIC, box=box)))
+                window = (x0, y0, x0 + win, y0 + win)
+                arrays.append(np.asarray(pil.resize((size, size), Image.BICUBIC, box=window)))
                 names.append(f"{name}:x{x0},y{y0},w{win}")
     return arrays, names
 

@@ -68,14 +68,12 @@ def ycc_to_rgb(y, chroma):
     """Luma (..., 1) and chroma (..., 2) → RGB (..., 3) in [-1, 1] with exactly that luma.
 
     A colour outside the RGB cube keeps its luma and hue: its chroma is scaled down, per pixel, to the cube's
-    surface (clipping each channel instead would change the luma: 0.2 dB of PSNR on the colorize task)."""
+    surface (clipping each channel instead changes the luma: 0.5-1.0 dB of PSNR on the colorize task)."""
     y = jnp.clip(y, -1.0, 1.0)
     delta = chroma @ YCC_INV[:, 1:].T  # each channel's offset from the luma (YCC_INV's first column is 1)
-    room = jnp.where(delta > 0, 1.0 - y, -1.0 - y)
-    safe = jnp.where(jnp.abs(delta) > 1e-12, delta, 1.0)
-    scale = jnp.where(jnp.abs(delta) > 1e-12, room / safe, jnp.inf)
-    t = jnp.clip(jnp.min(scale, axis=-1, keepdims=True), 0.0, 1.0)
-    return jnp.clip(y + t * delta, -1.0, 1.0)
+    room = jnp.where(delta > 0, 1.0 - y, 1.0 + y)  # how far each channel may move that way
+    t = jnp.min(room / jnp.maximum(jnp.abs(delta), 1e-12), axis=-1, keepdims=True)
+    return jnp.clip(y + jnp.minimum(t, 1.0) * delta, -1.0, 1.0)
 
 
 def unet_downs(crop: int) -> int:
