@@ -230,3 +230,22 @@ def test_discriminator_norm_can_differ_from_the_generators():
     assert calls == [("D_A", 4)]
     with pytest.raises(config_lib.ConfigError, match="model.norm_d 'layer'"):
         recipes.build(tiny_config(("model.norm_d", "layer")))
+
+
+def test_pixel_discriminator_is_selectable_and_judges_each_pixel_alone():
+    """model.netd = pixel is the reference's netD='pixel': one logit per pixel, from that pixel's colour only."""
+    assert config_lib.load(EXP, []).model.netd == "patch"
+    recipe = recipes.build(tiny_config(("model.netd", "pixel"), ("model.norm_d", "none")))
+    assert type(recipe.modules["D_A"]).__name__ == "PixelDiscriminator"
+    state = recipe.init_state(0)
+    run_d = Runner(recipe.modules, state.params["d"], state.model_state, jax.random.PRNGKey(0))
+    x = jnp.tanh(jax.random.normal(jax.random.PRNGKey(1), (2, 16, 16, 3)))
+    y = np.asarray(run_d("D_A", x))
+    assert y.shape == (2, 16, 16, 1)
+    changed = np.asarray(run_d("D_A", x.at[0, 3, 5].set(-x[0, 3, 5])))
+    moved = np.abs(changed - y)[..., 0] > 1e-7
+    assert moved[0, 3, 5] and moved.sum() == 1  # only the changed pixel's logit moves
+    tiny_crop = recipes.build(tiny_config(("model.netd", "pixel"), ("data.load_size", 4), ("data.crop_size", 4)))
+    assert tiny_crop.netd == "pixel"  # no PatchGAN map to fit: any crop size
+    with pytest.raises(config_lib.ConfigError, match="unknown model.netd 'basic'; valid: patch, pixel"):
+        recipes.build(tiny_config(("model.netd", "basic")))

@@ -71,7 +71,7 @@ def sweep_spec(folder) -> str:
 def bases(tmp_path_factory):
     """{"dcgan": run, "cyclegan": run, "sweep": (spec, sweep folder)}: made once, copied by each case."""
     from ganjax.sweep.members import expand, plan
-    from ganjax.sweep.runner import Record
+    from ganjax.sweep.folder import Record
 
     tmp = tmp_path_factory.mktemp("bases")
     dcgan = fabricate(tmp / "dcgan", config_lib.load(DCGAN, TINY + EXTRA))

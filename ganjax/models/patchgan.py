@@ -27,6 +27,7 @@ import jax.numpy as jnp
 from ganjax.models.layers import conv, conv_bias, norm_layer
 
 Array = jax.Array
+NETD_KINDS = ("patch", "pixel")  # config model.netd: NLayerDiscriminator (n_layers_d) | PixelDiscriminator
 
 
 class NLayerDiscriminator(nn.Module):

@@ -20,7 +20,7 @@ from ganjax.config import ConfigError
 from ganjax.data import DataError, batch_indices
 from ganjax.data.translation import center_crop, random_crop_flip, random_crop_flip_pair
 from ganjax.models.layers import NORM_KINDS
-from ganjax.models.patchgan import NLayerDiscriminator
+from ganjax.models.patchgan import NETD_KINDS, NLayerDiscriminator, PixelDiscriminator
 from ganjax.models.resnet_gen import UPSAMPLE_KINDS, ResnetGenerator
 from ganjax.models.unet import UnetGenerator
 from ganjax.recipes.base import Recipe
@@ -102,7 +102,9 @@ class TranslationRecipe(Recipe):
                                   ("loss.name", cfg.loss.name, tuple(losses.ADVERSARIAL))):
             if value not in valid:
                 raise ConfigError(f"unknown {key} {value!r}; valid: {', '.join(valid)}")
-        if d.crop_size // 2 ** m.n_layers_d < 3:  # the PatchGAN's map: crop / 2^n - 2 logits a side
+        if self.netd not in NETD_KINDS:
+            raise ConfigError(f"unknown model.netd {self.netd!r}; valid: {', '.join(NETD_KINDS)}")
+        if self.netd == "patch" and d.crop_size // 2 ** m.n_layers_d < 3:  # the PatchGAN's map: crop / 2^n - 2 logits a side
             raise ConfigError(f"data.crop_size {d.crop_size} is too small for the PatchGAN with "
                               f"model.n_layers_d={m.n_layers_d}; it needs crop_size >= {3 * 2 ** m.n_layers_d}")
         self.crop, self.channels, self.batch_size = d.crop_size, d.channels, cfg.train.batch_size
@@ -128,7 +130,14 @@ class TranslationRecipe(Recipe):
 
     def make_discriminator(self):
         m = self.cfg.model
+        if self.netd == "pixel":
+            return PixelDiscriminator(ndf=m.ndf, norm=self.norm_d, dtype=self.dtype)
         return NLayerDiscriminator(ndf=m.ndf, n_layers=m.n_layers_d, norm=self.norm_d, dtype=self.dtype)
+
+    @property
+    def netd(self) -> str:
+        """The discriminators' kind: `model.netd` (patch when unset, as configs written before it)."""
+        return self.cfg.model.get("netd", "patch")
 
     @property
     def norm_d(self) -> str:
