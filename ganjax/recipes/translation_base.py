@@ -104,7 +104,8 @@ class TranslationRecipe(Recipe):
                 raise ConfigError(f"unknown {key} {value!r}; valid: {', '.join(valid)}")
         if self.netd not in NETD_KINDS:
             raise ConfigError(f"unknown model.netd {self.netd!r}; valid: {', '.join(NETD_KINDS)}")
-        if self.netd == "patch" and d.crop_size // 2 ** m.n_layers_d < 3:  # the PatchGAN's map: crop / 2^n - 2 logits a side
+        # the PatchGAN's map: crop / 2^n - 2 logits a side
+        if self.netd == "patch" and d.crop_size // 2 ** m.n_layers_d < 3:
             raise ConfigError(f"data.crop_size {d.crop_size} is too small for the PatchGAN with "
                               f"model.n_layers_d={m.n_layers_d}; it needs crop_size >= {3 * 2 ** m.n_layers_d}")
         self.crop, self.channels, self.batch_size = d.crop_size, d.channels, cfg.train.batch_size
