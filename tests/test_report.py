@@ -203,3 +203,11 @@ def test_old_run_folders_still_render(tmp_path):
     (run / "metrics.jsonl").write_text('{"d_loss": 1.0, "g_loss": 2.0, "step": 5, "time": 100.0}\n{"torn')
     page = Page(open(report.write_html(str(run))).read())
     assert page.facts["steps"] == "5 / 10" and "losses.png" in page.links
+
+
+def test_every_metric_the_cli_explains_has_a_label_in_the_report():
+    """`ganjax eval` explains each number with metrics.GUIDE; report.html labels them with EVAL_KEYS: the two
+    tables must cover the same metrics, or a number would show on the page by its raw key."""
+    from ganjax.metrics import GUIDE
+    missing = sorted(set(GUIDE) - set(report.EVAL_KEYS))
+    assert not missing, f"metrics explained by GUIDE but unlabelled in report.EVAL_KEYS: {missing}"
