@@ -99,11 +99,10 @@ class TranslationRecipe(Recipe):
             raise ConfigError(f"the ResNet generator needs data.crop_size divisible by 4, got {d.crop_size}")
         for key, value, valid in (("model.norm", m.norm, NORM_KINDS), ("model.norm_d", self.norm_d, NORM_KINDS),
                                   ("model.upsample", m.upsample, UPSAMPLE_KINDS),
+                                  ("model.netd", self.netd, NETD_KINDS),
                                   ("loss.name", cfg.loss.name, tuple(losses.ADVERSARIAL))):
             if value not in valid:
                 raise ConfigError(f"unknown {key} {value!r}; valid: {', '.join(valid)}")
-        if self.netd not in NETD_KINDS:
-            raise ConfigError(f"unknown model.netd {self.netd!r}; valid: {', '.join(NETD_KINDS)}")
         # the PatchGAN's map: crop / 2^n - 2 logits a side
         if self.netd == "patch" and d.crop_size // 2 ** m.n_layers_d < 3:
             raise ConfigError(f"data.crop_size {d.crop_size} is too small for the PatchGAN with "
