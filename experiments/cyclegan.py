@@ -39,6 +39,7 @@ def get_config(arg=None):
     c.model.norm = "instance"      # instance | batch | none
     c.model.netd = "patch"         # patch (PatchGAN, n_layers_d; the reference's basic / n_layers) | pixel (1x1)
     c.model.norm_d = ""            # the discriminator's norm ("" = model.norm, as the reference)
+    c.model.d_batch = "separate"   # batch norm in D: real and fake as separate batches (the reference) | joint
     c.model.dropout = False
     c.model.upsample = "phase"  # phase: the reference's ConvTranspose2d, same parameters, computed fast (9x on an
     #                             H100, 30x on CPU) | conv_transpose (the same layer as XLA runs it) | subpixel | resize_conv

@@ -51,7 +51,7 @@ def get_config(arg=None):
     c.mesh.data = 1               # data-parallel devices: N, or -1 = all (every host's); batch_size is global
 
     c.train = ml_collections.ConfigDict()
-    c.train.steps = 1000
+    c.train.steps = 2000              # offline digits: Fréchet ratio 1.84 at 1 000 steps, 1.45 at 1 500, 1.25 at 2 000
     c.train.batch_size = 64
     c.train.steps_per_dispatch = 50   # steps fused into one compiled call (lax.scan)
     c.train.log_every = 50

@@ -13,7 +13,7 @@ def test_defaults_are_the_articles_setup_with_the_swept_optimizer():
     cfg = config.load(DCGAN)
     assert cfg.train.batch_size == 64 and cfg.model.latent_dim == 100 and cfg.model.arch == "article"
     assert cfg.optim.g.lr == cfg.optim.d.lr == 8e-4 and cfg.optim.d.b1 == 0.5 and cfg.loss.r1_gamma == 1.0
-    assert cfg.loss.name == "nonsaturating" and cfg.data.source == "digits" and cfg.train.steps == 1000
+    assert cfg.loss.name == "nonsaturating" and cfg.data.source == "digits" and cfg.train.steps == 2000
     mnist = config.load(DCGAN + ":mnist")  # the README's real-MNIST run: the same settings, longer
     assert mnist.train.steps == 3000 and mnist.optim.g.lr == 8e-4 and mnist.train.ckpt_every == 600
 
@@ -203,7 +203,7 @@ def test_config_command_prints_every_key_with_its_comment(capsys):
     assert lines[0].startswith("# ") and "set any with --config.KEY=VALUE" in lines[0]
     by_key = {line.split(" = ")[0]: line for line in lines[1:]}
     assert by_key["train.steps"].split("#")[0].strip() == "train.steps = 7"
-    assert "(default 1000)" in by_key["train.steps"]  # an override shows the experiment's default
+    assert "(default 2000)" in by_key["train.steps"]  # an override shows the experiment's default
     assert by_key["train.keep"].endswith("# checkpoints kept")
     assert "model.g_width" in by_key and "config_file" not in by_key
     assert main(["config", os.path.join(exp, "pix2pix.py")]) == 0

@@ -78,6 +78,19 @@ def test_restore_and_resume_reproduce_the_run(run_dir):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
 
 
+def test_without_a_pool_the_run_checkpoints_and_d_sees_this_steps_fakes(tmp_path):
+    """model.pool_size = 0 ("none") keeps no buffer: a zero-size one made orbax fail at the first checkpoint."""
+    workdir = str(tmp_path / "run")
+    cfg = tiny_config(("data.root", make_task(tmp_path / "task")), ("model.pool_size", 0), ("train.steps", 4),
+                      ("train.ckpt_every", 2), ("train.sample_every", 4))
+    train_and_evaluate(cfg, workdir, progress=False)
+    _, recipe, state = load_run(workdir, ema=False)
+    assert int(state.step) == 4 and state.extra == {}
+    fakes = {"fake_B": jnp.zeros((2, 16, 16, 3)), "fake_A": jnp.ones((2, 16, 16, 3))}
+    d_in, extra = recipe.d_inputs(fakes, state.extra, jax.random.PRNGKey(0))
+    assert d_in["fake_B"] is fakes["fake_B"] and d_in["fake_A"] is fakes["fake_A"] and extra == {}
+
+
 def test_image_pool_returns_inputs_until_full_then_mixes():
     pool = init_pool(3, (1, 1, 1))
     first = jnp.arange(1.0, 4.0).reshape(3, 1, 1, 1)
@@ -230,6 +243,32 @@ def test_discriminator_norm_can_differ_from_the_generators():
     assert calls == [("D_A", 4)]
     with pytest.raises(config_lib.ConfigError, match="model.norm_d 'layer'"):
         recipes.build(tiny_config(("model.norm_d", "layer")))
+
+
+def test_joint_discriminator_batch_puts_real_and_fake_in_one_batch_norm_batch():
+    """model.d_batch = joint: D's batch norm sees real and fake as one batch, in D's step and in G's."""
+    joint = recipes.build(tiny_config(("model.norm_d", "batch"), ("model.d_batch", "joint")))
+    real, fake = jnp.ones((2, 16, 16, 3)), -jnp.ones((2, 16, 16, 3))
+    calls = []
+    record = lambda name, v: calls.append((name, v.shape[0])) or jnp.mean(v, axis=(1, 2, 3))
+    r, f = joint._d_pair(record, "D_A", real, fake)
+    np.testing.assert_array_equal(np.asarray(r), [1, 1])
+    np.testing.assert_array_equal(np.asarray(f), [-1, -1])
+    np.testing.assert_array_equal(np.asarray(joint._d_fake(record, "D_A", real, fake)), [-1, -1])
+    assert calls == [("D_A", 4), ("D_A", 4)]  # both steps: one call on 2 real + 2 fake
+    # on the real D: the fakes' logits move when the reals beside them change (shared statistics)
+    state = joint.init_state(0)
+    run_d = Runner(joint.modules, state.params["d"], state.model_state, jax.random.PRNGKey(0))
+    x = jnp.tanh(jax.random.normal(jax.random.PRNGKey(2), (2, 16, 16, 3)))
+    f1, f2 = (np.asarray(joint._d_fake(run_d, "D_A", r, x)) for r in (x, 0.5 * x + 0.3))
+    assert np.abs(f1 - f2).max() > 1e-3
+    separate = recipes.build(tiny_config(("model.norm_d", "batch")))
+    assert config_lib.load(EXP, []).model.d_batch == "separate" and not separate.joint_d_batch
+    calls.clear()
+    separate._d_fake(record, "D_A", real, fake)
+    assert calls == [("D_A", 2)]  # the reference: D on the fakes alone
+    with pytest.raises(config_lib.ConfigError, match="unknown model.d_batch 'mixed'; valid: separate, joint"):
+        recipes.build(tiny_config(("model.d_batch", "mixed")))
 
 
 def test_pixel_discriminator_is_selectable_and_judges_each_pixel_alone():

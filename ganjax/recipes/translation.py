@@ -55,6 +55,8 @@ class CycleGAN(TranslationRecipe):
     def init_extra(self):
         shape = (self.crop, self.crop, self.channels)
         size = self.cfg.model.pool_size
+        if size == 0:  # no pool: nothing to keep (and orbax cannot save a zero-size buffer)
+            return {}
         return {"pool_fake_B": init_pool(size, shape), "pool_fake_A": init_pool(size, shape)}
 
     def generate(self, run, batch, hp):
@@ -74,6 +76,8 @@ class CycleGAN(TranslationRecipe):
         return out
 
     def d_inputs(self, outputs, extra, key):
+        if not extra:  # model.pool_size = 0: D sees this step's fakes
+            return {"fake_B": outputs["fake_B"], "fake_A": outputs["fake_A"]}, extra
         k_b, k_a = jax.random.split(key)
         fake_b, pool_b = query_pool(extra["pool_fake_B"], outputs["fake_B"], k_b)
         fake_a, pool_a = query_pool(extra["pool_fake_A"], outputs["fake_A"], k_a)
@@ -86,8 +90,8 @@ class CycleGAN(TranslationRecipe):
 
     def g_loss(self, run, batch, outputs, hp):
         a, b = batch["A"], batch["B"]
-        m = {"G_A": self.adv.g_loss(run("D_A", outputs["fake_B"])),
-             "G_B": self.adv.g_loss(run("D_B", outputs["fake_A"])),
+        m = {"G_A": self.adv.g_loss(self._d_fake(run, "D_A", b, outputs["fake_B"])),
+             "G_B": self.adv.g_loss(self._d_fake(run, "D_B", a, outputs["fake_A"])),
              "cycle_A": losses.l1(outputs["rec_A"], a) * hp["lambda_A"],
              "cycle_B": losses.l1(outputs["rec_B"], b) * hp["lambda_B"]}
         if self.use_identity:
@@ -179,7 +183,8 @@ class Pix2Pix(TranslationRecipe):
     def g_loss(self, run, batch, outputs, hp):
         a, b, fake = batch["A"], batch["B"], outputs["fake"]
         ea, eb = self.encode_a(a), self.encode_b(b)
-        m = {"G_GAN": self.adv.g_loss(run("D", jnp.concatenate([ea, fake], -1))),
+        m = {"G_GAN": self.adv.g_loss(self._d_fake(run, "D", jnp.concatenate([ea, eb], -1),
+                                                   jnp.concatenate([ea, fake], -1))),
              f"G_{self.recon.upper()}": getattr(losses, self.recon)(fake, eb) * hp["lambda_L1"]}
         if self.features is None or self.features.own:  # D's features of (A code, B code)
             sc, met = self.style_content(run, batch, "D", fake, eb, eb, hp,

@@ -100,6 +100,7 @@ class TranslationRecipe(Recipe):
         for key, value, valid in (("model.norm", m.norm, NORM_KINDS), ("model.norm_d", self.norm_d, NORM_KINDS),
                                   ("model.upsample", m.upsample, UPSAMPLE_KINDS),
                                   ("model.netd", self.netd, NETD_KINDS),
+                                  ("model.d_batch", m.get("d_batch", "separate"), ("separate", "joint")),
                                   ("loss.name", cfg.loss.name, tuple(losses.ADVERSARIAL))):
             if value not in valid:
                 raise ConfigError(f"unknown {key} {value!r}; valid: {', '.join(valid)}")
@@ -220,9 +221,22 @@ class TranslationRecipe(Recipe):
         batches are kept)."""
         return self.cfg.model.norm != "batch"
 
+    @property
+    def joint_d_batch(self) -> bool:
+        """Batch norm in D over real and fake as one batch (`model.d_batch=joint`), in D's step and G's: its
+        statistics then keep what sets the two apart as a whole (overall levels), which separate batches,
+        the reference's way, normalise away. Instance norm (or none) sees each image alone either way."""
+        return self.norm_d == "batch" and self.cfg.model.get("d_batch", "separate") == "joint"
+
     def _d_pair(self, run, name, real, fake):
         """D's logits on real and fake, in one call unless batch norm must see them as separate batches."""
-        if self.norm_d == "batch":
+        if self.norm_d == "batch" and not self.joint_d_batch:
             return run(name, real), run(name, fake)
         logits = run(name, jnp.concatenate([real, fake]))
         return logits[: real.shape[0]], logits[real.shape[0]:]
+
+    def _d_fake(self, run, name, real, fake):
+        """D's logits on fake for G's loss; with joint batches D sees the reals beside them, as in its step."""
+        if not self.joint_d_batch:
+            return run(name, fake)
+        return run(name, jnp.concatenate([real, fake]))[real.shape[0]:]
