@@ -100,7 +100,7 @@ class TranslationRecipe(Recipe):
         for key, value, valid in (("model.norm", m.norm, NORM_KINDS), ("model.norm_d", self.norm_d, NORM_KINDS),
                                   ("model.upsample", m.upsample, UPSAMPLE_KINDS),
                                   ("model.netd", self.netd, NETD_KINDS),
-                                  ("model.d_batch", m.get("d_batch", "separate"), ("separate", "joint")),
+                                  ("model.d_batch", self.d_batch, ("separate", "joint")),
                                   ("loss.name", cfg.loss.name, tuple(losses.ADVERSARIAL))):
             if value not in valid:
                 raise ConfigError(f"unknown {key} {value!r}; valid: {', '.join(valid)}")
@@ -139,6 +139,12 @@ class TranslationRecipe(Recipe):
     def netd(self) -> str:
         """The discriminators' kind: `model.netd` (patch when unset, as configs written before it)."""
         return self.cfg.model.get("netd", "patch")
+
+    @property
+    def d_batch(self) -> str:
+        """How batch norm in D sees real and fake: `model.d_batch` (separate when unset, as configs written
+        before it)."""
+        return self.cfg.model.get("d_batch", "separate")
 
     @property
     def norm_d(self) -> str:
@@ -226,7 +232,7 @@ class TranslationRecipe(Recipe):
         """Batch norm in D over real and fake as one batch (`model.d_batch=joint`), in D's step and G's: its
         statistics then keep what sets the two apart as a whole (overall levels), which separate batches,
         the reference's way, normalise away. Instance norm (or none) sees each image alone either way."""
-        return self.norm_d == "batch" and self.cfg.model.get("d_batch", "separate") == "joint"
+        return self.norm_d == "batch" and self.d_batch == "joint"
 
     def _d_pair(self, run, name, real, fake):
         """D's logits on real and fake, in one call unless batch norm must see them as separate batches."""
