@@ -3,6 +3,7 @@
     python benchmarks/builtin_task_analysis.py paired                   # tone: the runlocal U-Net trained WITH pairs
     python benchmarks/builtin_task_analysis.py errors runs/tone [STEP]  # tone: where a run's errors come from
     python benchmarks/builtin_task_analysis.py domains                  # tone: toned train A against train B
+    python benchmarks/builtin_task_analysis.py gamma                    # tone: the sepia matrix at other gammas
     python benchmarks/builtin_task_analysis.py chroma runs/colorize     # colorize: PSNR with the chroma scaled
 
 `paired` trains the `:runlocal` generator (U-Net, ngf 16, subpixel, instance norm, Adam 2e-3 / 0.5) for the
@@ -14,6 +15,10 @@ PSNR as `ganjax eval` computes it; with each image's mean error removed (what a 
 would give); after a global per-channel look-up table from output to truth fitted on the test set (what a
 right tone curve of the same generator would give); the mean error by truth level; and the quantiles of
 the generator's output on training A next to train B's (does the GAN match B's distribution?).
+
+`gamma` needs no model: the PSNR against the truth of the task's sepia matrix with gamma 1 (none), 0.9 and
+0.85 instead of its 0.8 (how far a curve error costs), and how much brighter tone(b) is than b on train B
+(what the identity term, which asks G_A(b) = b, pulls against).
 
 `chroma` scales a colorize run's predicted chroma (YCbCr) by 0 (the gray input), 0.5, 0.75, 1 and 1.25 and
 prints the PSNR of each, beside two references that need no model: each test image's luma with its own mean
@@ -153,6 +158,18 @@ def domains() -> None:
         print(quantile_row(name, images), f"({len(images)} crops)")
 
 
+def gamma() -> None:
+    from ganjax.data.builtin_tasks import TONE_MATRIX, load_builtin, tone_transform
+
+    data = load_builtin("tone", 32)
+    linear = np.clip(data.test_a / 255.0 @ TONE_MATRIX.T, 0.0, 1.0)
+    for g in (1.0, 0.9, 0.85):
+        print(f"sepia matrix, gamma {g}: {mean_psnr(np.round(255 * linear ** g), data.test_b_truth):.2f} dB")
+    lift = tone_transform(data.train_b).astype(np.float64) - data.train_b
+    print(f"tone(b) - b on train B: mean {lift.mean():+.1f} levels, median {np.median(lift):+.1f}, "
+          f"10% / 90% {np.percentile(lift, 10):+.1f} / {np.percentile(lift, 90):+.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -164,6 +181,7 @@ def main() -> None:
     e.add_argument("step", nargs="?", type=int, default=None, help="checkpoint step (default: the newest)")
     e.add_argument("--raw", action="store_true", help="the raw generator instead of the EMA")
     sub.add_parser("domains", help="toned train A against train B")
+    sub.add_parser("gamma", help="the sepia matrix at other gammas; tone(b) against b")
     c = sub.add_parser("chroma", help="a colorize run's PSNR with its chroma scaled")
     c.add_argument("run", help="a pix2pix run folder trained on the built-in colorize task")
     c.add_argument("step", nargs="?", type=int, default=None, help="checkpoint step (default: the newest)")
@@ -175,6 +193,8 @@ def main() -> None:
         errors(args.run, args.step, args.raw)
     elif args.what == "chroma":
         chroma(args.run, args.step, args.raw)
+    elif args.what == "gamma":
+        gamma()
     else:
         domains()
 

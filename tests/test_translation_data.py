@@ -176,6 +176,21 @@ def test_builtin_tone_is_unpaired_with_truth():
         load_builtin("sharpen")
 
 
+def test_tone_gamma_analysis_prints_the_figures_docs_quote(capsys):
+    """benchmarks/builtin_task_analysis.py gamma: a tone curve error alone decides the PSNR bar (no gamma
+    24.65 dB, gamma 0.9 30.03, as docs/quality.md quotes), and tone(b) is brighter than b on train B."""
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
+    import builtin_task_analysis
+
+    builtin_task_analysis.gamma()
+    out = capsys.readouterr().out
+    assert "sepia matrix, gamma 1.0: 24.65 dB" in out
+    assert "sepia matrix, gamma 0.9: 30.03 dB" in out
+    assert "tone(b) - b on train B: mean +6.0 levels, median +9.0" in out
+
+
 def test_exif_orientation_is_applied_when_reading(tmp_path):
     """A phone photo stored sideways with EXIF orientation 6 is read upright by training and translate alike."""
     from ganjax.data.translation import decode_image
