@@ -91,15 +91,16 @@ def source_images() -> dict[str, np.ndarray]:
     return out
 
 
-def tone_transform(images: np.ndarray) -> np.ndarray:
-    """The ``tone`` task's ground-truth map on uint8 RGB arrays ``(..., 3)``.
+def tone_transform(images: np.ndarray, gamma: float = TONE_GAMMA) -> np.ndarray:
+    """The ``tone`` task's ground-truth map on uint8 RGB arrays ``(..., 3)`` (another ``gamma``: the same
+    sepia under another curve, for analysis).
 
-    ``round(255 * clip(x @ TONE_MATRIX.T, 0, 1) ** TONE_GAMMA)`` with ``x = images / 255``;
+    ``round(255 * clip(x @ TONE_MATRIX.T, 0, 1) ** gamma)`` with ``x = images / 255``;
     TONE_MATRIX is the classic sepia matrix scaled so no row sum exceeds 1. (An earlier half-sepia tone was
     so mild that doing nothing scored SSIM 0.870 against its truth: a weak test of transfer.)
     """
     x = np.asarray(images, dtype=np.float64) / 255.0
-    y = np.clip(x @ TONE_MATRIX.T, 0.0, 1.0) ** TONE_GAMMA
+    y = np.clip(x @ TONE_MATRIX.T, 0.0, 1.0) ** gamma
     return np.round(y * 255.0).astype(np.uint8)
 
 
