@@ -82,9 +82,6 @@ def test_table_ratio_to_torch_eager():
 def test_goals_table_pairs_rows_timed_together(capsys):
     """benchmarks/goals.py: each goal's ratio is the best ganjax row over the PyTorch row of its own group,
     met or not against the issue's target; a goal with no such pair is "not measured"."""
-    import os
-    import sys
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
     import goals
 
     def row(impl, ips, group, model="dcgan-w128", batch=64, dtype="float32", k=1, **kw):
@@ -113,9 +110,6 @@ def test_goals_table_pairs_rows_timed_together(capsys):
 def test_flops_count_one_step_and_fill_rows_measured_elsewhere(tmp_path, capsys, monkeypatch):
     """A K-step dispatch reports the FLOPs of one step per image (a scan's body is counted once), and
     benchmarks/flops_on_cpu.py fills GPU rows (whose cost analysis misses cuDNN) from the CPU's count."""
-    import os
-    import sys
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
     import flops_on_cpu
 
     from ganjax.models import cpu_rules

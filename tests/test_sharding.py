@@ -40,12 +40,18 @@ def test_sharded_step_equals_single_device_step(equivalence, case):
     assert r["mesh_devices"] == 8
     assert r["all_reduce_in_program"], "the batch was not split: no cross-device reduction in the program"
     assert r["state_replicated"]
-    for key in ("grad_rel_error_g", "grad_rel_error_d", "diff_metrics", "diff_model_state", "diff_extra"):
+    for side in ("g", "d"):
+        # within rounding: a 1e-7 nudge of the parameters moves one device's gradient by floor_* (CycleGAN's
+        # G amplifies rounding to ~4e-4 on the 2-core CI CPU; D's floor stays ~1e-6)
+        key = f"grad_rel_error_{side}"
+        assert r[key] < max(1e-5, 3 * r[f"floor_{side}"]), (key, r[key], r[f"floor_{side}"])
+    for key in ("diff_metrics", "diff_model_state", "diff_extra"):
         assert r[key] < 1e-5, (key, r[key])
 
 
 def test_batch_norm_statistics_stay_global(equivalence):
-    for case in ("dcgan64_batchnorm", "pix2pix_batchnorm"):
+    # cyclegan's :runlocal has batch norm in D only (model.norm_d=batch), real and fake as separate batches
+    for case in ("dcgan64_batchnorm", "pix2pix_batchnorm", "cyclegan"):
         assert equivalence[case]["batch_stats_moved"] > 0.1  # the step did update the running statistics
         assert equivalence[case]["diff_model_state"] < 1e-5
     # per-device statistics (shard_map) would be far off: the comparison above can tell them apart

@@ -1,7 +1,5 @@
 """The PyTorch twins in benchmarks/ compute ganjax's functions: same weights → same outputs, same step."""
 import functools
-import sys
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -9,7 +7,6 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from ganjax.bench.models import cyclegan_setup, dcgan_setup  # noqa: E402
 from ganjax.train.steps import train_step  # noqa: E402

@@ -179,9 +179,6 @@ def test_builtin_tone_is_unpaired_with_truth():
 def test_tone_gamma_analysis_prints_the_figures_docs_quote(capsys):
     """benchmarks/builtin_task_analysis.py gamma: a tone curve error alone decides the PSNR bar (no gamma
     24.65 dB, gamma 0.9 30.03, as docs/quality.md quotes), and tone(b) is brighter than b on train B."""
-    import os
-    import sys
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
     import builtin_task_analysis
 
     builtin_task_analysis.gamma()
