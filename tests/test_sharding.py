@@ -42,7 +42,7 @@ def test_sharded_step_equals_single_device_step(equivalence, case):
     assert r["state_replicated"]
     for side in ("g", "d"):
         # within rounding: a 1e-7 nudge of the parameters moves one device's gradient by floor_* (CycleGAN's
-        # G amplifies rounding to ~4e-4 on the 2-core CI CPU; D's floor stays ~1e-6)
+        # G amplifies rounding to ~4e-4 on this project's 2-core CPU; D's floor stays ~1e-6)
         key = f"grad_rel_error_{side}"
         assert r[key] < max(1e-5, 3 * r[f"floor_{side}"]), (key, r[key], r[f"floor_{side}"])
     for key in ("diff_metrics", "diff_model_state", "diff_extra"):
