@@ -115,6 +115,14 @@ def style_loss(feats_a, feats_b):
     return sum(_mean(jnp.square(gram(a) - gram(b))) for a, b in zip(feats_a, feats_b))
 
 
+def feature_matching(feats_a, feats_b):
+    """Feature matching (Salimans et al. 2016): Σ over layers of the mean squared difference of the features'
+    means over the batch and positions. It compares the two *sets*, so it sees what a discriminator judging
+    one image at a time misses, such as the batch's distribution of levels."""
+    mean = lambda f: jnp.mean(f.astype(jnp.float32), axis=tuple(range(f.ndim - 1)))
+    return sum(_mean(jnp.square(mean(a) - mean(b))) for a, b in zip(feats_a, feats_b))
+
+
 def content_loss(feats_a, feats_b):
     """Σ over layers of the mean squared feature difference."""
     return sum(_mean(jnp.square(a.astype(jnp.float32) - b.astype(jnp.float32))) for a, b in zip(feats_a, feats_b))

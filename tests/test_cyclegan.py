@@ -24,6 +24,9 @@ TINY = [("data.load_size", 18), ("data.crop_size", 16), ("model.generator", "res
         ("optim.g.lr", 2e-3), ("optim.d.lr", 2e-3)]
 
 
+NO_NOISE = ("loss.cycle_noise_A", 0.0)  # :runlocal's cycle noise off, for the known-answer tests of the terms
+
+
 def tiny_config(*extra):
     return config_lib.load(EXP + ":runlocal", [(k, str(v)) for k, v in TINY + list(extra)])
 
@@ -124,7 +127,7 @@ def _known_batch(recipe):
 
 
 def test_identity_generators_give_zero_cycle_and_known_identity_terms():
-    recipe = recipes.build(tiny_config(("loss.lambda_A", 10.0)))  # the reference's weight (:runlocal has 1)
+    recipe = recipes.build(tiny_config(("loss.lambda_A", 10.0), NO_NOISE))  # the reference's λ_A (:runlocal: 1)
     state = recipe.init_state(0)
     batch, hp = _known_batch(recipe), state.hp
     outputs = recipe.generate(lambda name, x: x, batch, hp)  # G_A = G_B = identity
@@ -146,7 +149,7 @@ def test_identity_generators_give_zero_cycle_and_known_identity_terms():
 def test_one_generator_pass_over_both_domains_equals_separate_calls():
     """generate() runs each generator once over [its domain, the other's] (translation and identity in one
     call, half the kernel launches); with instance norm that is the same function as the reference's calls."""
-    recipe = recipes.build(tiny_config())
+    recipe = recipes.build(tiny_config(NO_NOISE))
     state = recipe.init_state(0)
     batch = _known_batch(recipe)
     batch = {"A": jnp.tanh(jax.random.normal(jax.random.PRNGKey(1), batch["A"].shape)),
@@ -164,7 +167,7 @@ def test_one_generator_pass_over_both_domains_equals_separate_calls():
         np.testing.assert_allclose(out[k], expected[k], atol=1e-5, err_msg=k)
     assert float(jnp.std(out["fake_B"] - out["idt_A"])) > 1e-3  # the two halves are different images
     # batch norm: separate calls (a batch of both domains would change its statistics)
-    bn = recipes.build(tiny_config(("model.norm", "batch")))
+    bn = recipes.build(tiny_config(("model.norm", "batch"), NO_NOISE))
     calls.clear()
     bn.generate(lambda name, x: calls.append((name, x.shape[0])) or x, batch, state.hp)
     assert sorted(calls) == sorted([("G_A", n)] * 3 + [("G_B", n)] * 3)
@@ -192,7 +195,7 @@ def test_d_loss_is_half_lsgan_per_discriminator():
 
 
 def test_style_and_content_terms_on_discriminator_features():
-    cfg = tiny_config(("loss.style_weight", 2.0), ("loss.content_weight", 0.5))
+    cfg = tiny_config(("loss.style_weight", 2.0), ("loss.content_weight", 0.5), NO_NOISE)
     recipe = recipes.build(cfg)
     state = recipe.init_state(0)
     assert float(state.hp["style_weight"]) == 2.0
@@ -211,6 +214,50 @@ def test_style_and_content_terms_on_discriminator_features():
     assert len(feats) == 3  # n_layers_d = 2: four convolutions, all but the logit layer
     off = recipes.build(tiny_config())
     assert off.features is None  # weights 0: not computed
+
+
+def test_feature_matching_term_compares_batch_means_of_one_layer():
+    cfg = tiny_config(("loss.feature_match", 3.0), ("loss.feature_layers", "Conv_1"), NO_NOISE)
+    recipe = recipes.build(cfg)
+    state = recipe.init_state(0)
+    assert float(state.hp["feature_match"]) == 3.0
+    batch = _known_batch(recipe)
+    run_d = Runner(recipe.modules, state.params["d"], state.model_state, jax.random.PRNGKey(0))
+    outputs = recipe.generate(lambda name, x: x, batch, state.hp)  # G = identity: fake B = A, fake A = B
+    total, m = recipe.g_loss(run_d, batch, outputs, state.hp)
+    assert set(k for k in m if "2" in k) == {"feature_match_A2B", "feature_match_B2A"}
+    feats = lambda x: recipe.features(run_d, "D_A", x)
+    assert len(feats(batch["A"])) == 1 and feats(batch["A"])[0].shape[-1] == 8  # Conv_1 alone (ndf 4 x 2)
+    want = jnp.mean(jnp.square(feats(batch["A"])[0].mean((0, 1, 2)) - feats(batch["B"])[0].mean((0, 1, 2))))
+    np.testing.assert_allclose(float(m["feature_match_A2B"]), float(want), rtol=1e-5)
+    assert float(want) > 1e-6  # A and B = -A differ in Conv_1's means
+    base = sum(float(v) for k, v in m.items() if "2" not in k)
+    np.testing.assert_allclose(float(total), base + 3.0 * float(m["feature_match_A2B"] + m["feature_match_B2A"]),
+                               rtol=1e-5)
+
+
+def test_cycle_noise_reaches_only_the_cycle():
+    recipe = recipes.build(tiny_config(("loss.cycle_noise_A", 0.5)))
+    state = recipe.init_state(0)
+    assert recipe.cycle_noise == (True, False) and float(state.hp["cycle_noise_A"]) == 0.5
+
+    class IdentityG:  # G_A = G_B = identity, with the Runner's key
+        rng = jax.random.PRNGKey(1)
+
+        def __call__(self, name, x):
+            return x
+
+    batch = {"A": jnp.zeros((4, 16, 16, 3)), "B": jnp.ones((4, 16, 16, 3))}
+    out = recipe.generate(IdentityG(), batch, state.hp)
+    assert float(jnp.abs(out["fake_B"]).max()) == 0.0 and float(jnp.abs(out["idt_A"] - 1).max()) == 0.0
+    noise = out["rec_A"] - out["fake_B"]  # G_B saw G_A's output plus noise of std 0.5
+    np.testing.assert_allclose(float(noise.std()), 0.5, rtol=0.05)
+    assert abs(float(noise.mean())) < 0.03
+    assert float(jnp.abs(out["rec_B"] - 1).max()) == 0.0  # cycle_noise_B = 0: B -> A -> B is untouched
+    quiet = recipe.generate(IdentityG(), batch, {**state.hp, "cycle_noise_A": jnp.float32(0.0)})
+    assert float(jnp.abs(quiet["rec_A"]).max()) == 0.0  # the std is the hp's (sweeps stack it)
+    assert recipes.build(tiny_config(NO_NOISE)).cycle_noise == (False, False)
+    assert recipes.build(tiny_config()).cycle_noise == (True, False)  # :runlocal's default
 
 
 def test_discriminator_norm_can_differ_from_the_generators():

@@ -61,3 +61,19 @@ def test_style_and_content():
     assert g.shape == (2, 3, 3)
     np.testing.assert_allclose(g, np.transpose(g, (0, 2, 1)), rtol=1e-6)
     assert float(losses.style_loss([f], [2 * f])) > 0
+
+
+def test_feature_matching_compares_set_means():
+    f = jax.random.normal(jax.random.PRNGKey(0), (4, 4, 4, 3))
+    # the same set in another order, and the same positions shuffled: equal means, no loss
+    perm = f[::-1].reshape(4, 16, 3)[:, ::-1].reshape(4, 4, 4, 3)
+    np.testing.assert_allclose(losses.feature_matching([f], [perm]), 0.0, atol=1e-12)
+    # a shift of channel c by s moves that channel's mean by s: mean over 3 channels of (1, 2, 0)^2 = 5/3
+    shifted = f + jnp.array([1.0, 2.0, 0.0])
+    np.testing.assert_allclose(losses.feature_matching([f], [shifted]), 5 / 3, rtol=1e-5)
+    # per-image differences that cancel over the set are not penalised (style/content loss would be)
+    swap = jnp.concatenate([f[:2] + 1.0, f[2:] - 1.0])
+    np.testing.assert_allclose(losses.feature_matching([f], [swap]), 0.0, atol=1e-10)
+    assert float(losses.content_loss([f], [swap])) > 0.9
+    # summed over layers
+    np.testing.assert_allclose(losses.feature_matching([f, f], [shifted, shifted]), 10 / 3, rtol=1e-5)

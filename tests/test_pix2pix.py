@@ -156,7 +156,7 @@ def test_style_content_with_own_and_user_feature_network(run_dir, tmp_path, monk
 
 def test_feature_settings_without_weights_warn():
     """Naming feature layers but leaving both style and content weights at 0 trains nothing: say so."""
-    with pytest.warns(UserWarning, match="style_weight and loss.content_weight are 0"):
+    with pytest.warns(UserWarning, match="loss.content_weight and loss.feature_match are 0"):
         recipes.build(tiny_config(("loss.feature_layers", "Conv_0")))
 
 

@@ -49,8 +49,18 @@ class CycleGAN(TranslationRecipe):
 
     def hparams(self):
         lc = self.cfg.loss
-        return {"lambda_A": lc.lambda_A, "lambda_B": lc.lambda_B, "lambda_identity": lc.lambda_identity,
-                **self.style_hparams()}
+        hp = {"lambda_A": lc.lambda_A, "lambda_B": lc.lambda_B, "lambda_identity": lc.lambda_identity,
+              **self.style_hparams()}
+        if "cycle_noise_A" in lc:  # older runs' configs have no cycle noise: their hp (checkpointed) stays as it was
+            hp.update(cycle_noise_A=lc.cycle_noise_A, cycle_noise_B=lc.cycle_noise_B)
+        return hp
+
+    @property
+    def cycle_noise(self) -> tuple[bool, bool]:
+        """Whether Gaussian noise is added to G_A's output in the A→B→A cycle and to G_B's in B→A→B (compiled
+        in only when a weight is > 0; its std is the hp's, so sweeps can stack it)."""
+        lc = self.cfg.loss
+        return lc.get("cycle_noise_A", 0.0) > 0, lc.get("cycle_noise_B", 0.0) > 0
 
     def init_extra(self):
         shape = (self.crop, self.crop, self.channels)
@@ -71,8 +81,16 @@ class CycleGAN(TranslationRecipe):
             out = {"fake_B": run("G_A", a), "fake_A": run("G_B", b)}
             if self.use_identity:
                 out["idt_A"], out["idt_B"] = run("G_A", b), run("G_B", a)
-        out["rec_A"] = run("G_B", out["fake_B"])
-        out["rec_B"] = run("G_A", out["fake_A"])
+        # noise on the image that the cycle passes on drowns what a generator could hide in it for the way
+        # back (Chu et al. 2017, "CycleGAN, a master of steganography"); only the cycle sees it
+        fake_b, fake_a = out["fake_B"], out["fake_A"]
+        noisy = lambda x, i: x + hp[f"cycle_noise_{'AB'[i]}"] * jax.random.normal(
+            jax.random.fold_in(run.rng, 0xC1C1E + i), x.shape, x.dtype)
+        noise_a, noise_b = self.cycle_noise
+        fake_b = noisy(fake_b, 0) if noise_a else fake_b
+        fake_a = noisy(fake_a, 1) if noise_b else fake_a
+        out["rec_A"] = run("G_B", fake_b)
+        out["rec_B"] = run("G_A", fake_a)
         return out
 
     def d_inputs(self, outputs, extra, key):

@@ -1,9 +1,9 @@
 """What CycleGAN and pix2pix (ganjax/recipes/translation.py) share: data, networks, style terms, inference.
 
-Optional extra terms for either: a Gram-matrix style loss and a feature content loss on a feature
-network (ganjax.recipes.features), weighted by hp["style_weight"], hp["content_weight"] and computed
-only when the config's weight is > 0. The data stay on the device as uint8; random crop and flip
-happen inside the compiled step.
+Optional extra terms for either: a Gram-matrix style loss, a feature content loss and feature matching
+(Salimans et al. 2016) on a feature network (ganjax.recipes.features), weighted by hp["style_weight"],
+hp["content_weight"], hp["feature_match"] and computed only when the config's weight is > 0. The data
+stay on the device as uint8; random crop and flip happen inside the compiled step.
 """
 from __future__ import annotations
 
@@ -113,10 +113,15 @@ class TranslationRecipe(Recipe):
         self.adv = losses.adversarial(cfg.loss.name)
         self.use_style = cfg.loss.style_weight > 0
         self.use_content = cfg.loss.content_weight > 0
-        self.features = FeatureExtractor(cfg.loss) if (self.use_style or self.use_content) else None
+        # older runs' configs have no loss.feature_match: their hp (part of the checkpoint) stays without it
+        self.has_fm = "feature_match" in cfg.loss
+        self.use_fm = self.has_fm and cfg.loss.feature_match > 0
+        use_any = self.use_style or self.use_content or self.use_fm
+        self.features = FeatureExtractor(cfg.loss) if use_any else None
         if self.features is None and (cfg.loss.get("feature_net", "") or cfg.loss.get("feature_layers", "")):
-            warnings.warn("loss.feature_net / loss.feature_layers are set but loss.style_weight and "
-                          "loss.content_weight are 0: no style or content term is trained", stacklevel=2)
+            warnings.warn("loss.feature_net / loss.feature_layers are set but loss.style_weight, "
+                          "loss.content_weight and loss.feature_match are 0: no feature term is trained",
+                          stacklevel=2)
 
     def make_generator(self, out_channels: int | None = None):
         m = self.cfg.model
@@ -162,10 +167,14 @@ class TranslationRecipe(Recipe):
         return data
 
     def style_hparams(self) -> dict:
-        return {"style_weight": self.cfg.loss.style_weight, "content_weight": self.cfg.loss.content_weight}
+        hp = {"style_weight": self.cfg.loss.style_weight, "content_weight": self.cfg.loss.content_weight}
+        if self.has_fm:
+            hp["feature_match"] = self.cfg.loss.feature_match
+        return hp
 
     def style_content(self, run, batch, d_name, fake, content_ref, style_ref, hp, prefix=None):
-        """Weighted style + content loss of `fake` (0 and no metrics when both weights are 0)."""
+        """Weighted style + content + feature-matching loss of `fake` (0 and no metrics when every weight is 0);
+        style and feature matching compare with `style_ref`, content with `content_ref`."""
         if self.features is None:
             return 0.0, {}
         fp = batch.get("feature_params")
@@ -178,6 +187,9 @@ class TranslationRecipe(Recipe):
         if self.use_style:
             metrics["style"] = losses.style_loss(f_fake, jax.lax.stop_gradient(feats(style_ref)))
             total = total + hp["style_weight"] * metrics["style"]
+        if self.use_fm:
+            metrics["feature_match"] = losses.feature_matching(f_fake, jax.lax.stop_gradient(feats(style_ref)))
+            total = total + hp["feature_match"] * metrics["feature_match"]
         return total, metrics
 
     def sample_batch(self, data, step, data_key, key):
