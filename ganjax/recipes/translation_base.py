@@ -180,15 +180,20 @@ class TranslationRecipe(Recipe):
         fp = batch.get("feature_params")
         wrap = prefix if (prefix is not None and self.features.own) else (lambda x: x)
         feats = lambda x: self.features(run, d_name, wrap(x), fp)
+        ref = lambda x: jax.lax.stop_gradient(feats(x))
         f_fake, total, metrics = feats(fake), 0.0, {}
+        # each reference's features once: style and feature matching share style_ref's, and pix2pix passes
+        # the same true B as both references
+        f_style = ref(style_ref) if (self.use_style or self.use_fm) else None
         if self.use_content:
-            metrics["content"] = losses.content_loss(f_fake, jax.lax.stop_gradient(feats(content_ref)))
+            f_content = f_style if (f_style is not None and content_ref is style_ref) else ref(content_ref)
+            metrics["content"] = losses.content_loss(f_fake, f_content)
             total = total + hp["content_weight"] * metrics["content"]
         if self.use_style:
-            metrics["style"] = losses.style_loss(f_fake, jax.lax.stop_gradient(feats(style_ref)))
+            metrics["style"] = losses.style_loss(f_fake, f_style)
             total = total + hp["style_weight"] * metrics["style"]
         if self.use_fm:
-            metrics["feature_match"] = losses.feature_matching(f_fake, jax.lax.stop_gradient(feats(style_ref)))
+            metrics["feature_match"] = losses.feature_matching(f_fake, f_style)
             total = total + hp["feature_match"] * metrics["feature_match"]
         return total, metrics
 
