@@ -3,6 +3,8 @@
   ganjax sweep experiments/cyclegan_sweep.py:runlocal --workdir sweeps/tone        # 12 members, two programs
   ganjax sweep experiments/cyclegan_sweep.py:runlocal --workdir sweeps/tone --part 0/3   # a third of them
   ganjax eval sweeps/tone/member_004                                       # any member is a run folder
+  ganjax sweep experiments/cyclegan_sweep.py:screen --workdir sweeps/screen    # today's :runlocal, one change
+                                                                               # at a time, 30 members
 
 Every member differs only in numbers that are data in the train state (cycle / identity weights in
 `state.hp`, learning rates in the optimizer state, the seed), so they stack into vmapped programs compiled
@@ -14,7 +16,7 @@ stack.
 """
 import os
 
-from ganjax.config import load_module
+from ganjax.config import load_module, parse_arg
 
 BASE = load_module(os.path.join(os.path.dirname(os.path.abspath(__file__)), "cyclegan.py"))
 
@@ -27,11 +29,25 @@ VARIANTS = (  # each over SEEDS; the first is the `:runlocal` config itself (lam
 )
 
 
+_lr = lambda v: {"optim.g.lr": v, "optim.d.lr": v}
+SCREEN = (  # each over SEEDS, from today's `:runlocal` (cycle noise, 4 400 steps, EMA 2 kimg)
+    {}, _lr(1e-3), _lr(4e-3), {"ema.kimg": 4.0}, {"loss.cycle_noise_A": 0.05}, {"loss.cycle_noise_A": 0.2},
+    {"loss.lambda_identity": 1.0},
+    {"loss.histogram": 1.0}, {"loss.histogram": 3.0}, {"loss.histogram": 10.0},  # a second program
+)
+
+
+def _arg(arg):
+    return parse_arg(arg, runlocal=False, screen=False)
+
+
 def get_config(arg=None):
-    return BASE.get_config(arg)  # CycleGAN's own config; `:runlocal` shrinks it in the same way
+    a = _arg(arg)  # CycleGAN's own config; `:runlocal` (and `:screen`) shrink it in the same way
+    return BASE.get_config("runlocal" if (a.runlocal or a.screen) else None)
 
 
-def sweep(add):
-    for variant in VARIANTS:
+def sweep(add, arg=None):
+    variants = SCREEN if _arg(arg).screen else VARIANTS
+    for variant in variants:
         for seed in SEEDS:
             add(**variant, seed=seed)

@@ -32,6 +32,7 @@ def get_config(arg=None):
     c.model.upsample = "phase"     # phase (= the article's conv_transpose, computed fast) | conv_transpose
                                    # | subpixel | resize_conv
     c.model.dtype = "float32"      # or bfloat16 (compute; parameters stay float32)
+    c.model.d_pack = 1             # PacGAN: D judges this many images at once (channel-stacked); 1 = the article
 
     c.loss = ml_collections.ConfigDict()
     c.loss.name = "nonsaturating"  # nonsaturating | minimax | hinge | least_squares | wgan_gp

@@ -11,6 +11,8 @@ share, KID, precision/recall, density/coverage; 2 000 generated vs 2 000 held ou
   ganjax sweep experiments/dcgan_mnist_sweep.py:ema --workdir sweeps/ema \
       --config.data.source=idx:../shared/data/mnist      # the best of those with longer EMA half-lives
   ganjax sweep experiments/dcgan_mnist_sweep.py:offline --workdir sweeps/offline   # the offline default's data
+  ganjax sweep experiments/dcgan_mnist_sweep.py:seeds --workdir sweeps/seeds \
+      --config.data.source=idx:../shared/data/mnist      # the defaults over seeds, R1 10, PacGAN (6 000 steps)
 
 Members that differ only in numbers (learning rates, betas, R1 gamma > 0, EMA, seed) train in one vmapped
 program; width and steps are structural (a program each). A member with constant learning rates evaluated
@@ -30,7 +32,8 @@ REF = {"optim.g.lr": 2e-4, "optim.d.lr": 2e-4, "optim.g.b1": 0.5, "optim.d.b1": 
 
 
 def _arg(arg):
-    return parse_arg(arg, runlocal=False, screen=False, confirm=False, ema=False, offline=False)
+    return parse_arg(arg, runlocal=False, screen=False, confirm=False, ema=False, offline=False,
+                     seeds=False)
 
 
 def get_config(arg=None):
@@ -46,6 +49,10 @@ def get_config(arg=None):
     if a.offline:                         # the offline default's length
         c.train.steps = 1000
         c.train.ckpt_every = c.train.sample_every = 500
+    if a.seeds:                           # twice :mnist's length; steps 3 000 and 6 000 stay evaluable
+        c.train.steps = 6000
+        c.train.ckpt_every = c.train.sample_every = 1500
+        c.train.keep = 4
     if a.confirm or a.ema:
         c.train.steps = 3600              # ~16 minutes on a quiet 2-core CPU, one member alone
         c.train.ckpt_every = c.train.sample_every = 600
@@ -75,11 +82,15 @@ STAGES = {
     "ema": [{**LR8, "ema.rampup": 0.0}, {**LR8, **EMA50},   # the confirm's best, longer averages
             {**LR8, "ema.kimg": 100.0, "ema.rampup": 0.5}, {**B1_0_R1_10, **EMA50}],
     "offline": [{}, LR8, {**LR8, **EMA50}, B1_0_R1_10],     # the offline default's data
+    # the chosen defaults over seeds, with a stronger R1 and PacGAN (model.d_pack: structural, own programs)
+    "seeds": [{**LR8, "seed": s, **change} for s in (0, 1, 2)
+              for change in ({}, {"loss.r1_gamma": 10.0}, {"model.d_pack": 2},
+                             {"model.d_pack": 2, "loss.r1_gamma": 10.0}, {"model.d_pack": 4})],
 }
 
 
 def sweep(add, arg=None):
     a = _arg(arg)
-    stage = next((name for name in ("offline", "ema", "confirm") if a[name]), "screen")
+    stage = next((name for name in ("seeds", "offline", "ema", "confirm") if a[name]), "screen")
     for change in STAGES[stage]:
         add(**{**REF, **change})

@@ -98,6 +98,7 @@ BAD_VALUES = [
     (DCGAN, "train.ckpt_every", "0", "config key 'train.ckpt_every' must be positive, got 0"),
     (DCGAN, "train.keep", "0", "config key 'train.keep' must be positive, got 0"),
     (DCGAN, "train.keep", "-1", "config key 'train.keep' must be positive, got -1"),
+    (DCGAN, "model.d_pack", "0", "config key 'model.d_pack' must be positive, got 0"),
     (DCGAN, "train.num_sample_grid", "0", "config key 'train.num_sample_grid' must be positive, got 0"),
     (DCGAN, "eval.num_samples", "0", "config key 'eval.num_samples' must be positive, got 0"),
     (DCGAN, "eval.classifier_steps", "0", "config key 'eval.classifier_steps' must be positive, got 0"),

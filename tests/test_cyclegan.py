@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from ganjax import config as config_lib
-from ganjax import recipes
+from ganjax import losses, recipes
 from ganjax.recipes.image_pool import init_pool, query_pool
 from ganjax.inference import load_run
 from ganjax.train.loop import train_and_evaluate
@@ -127,7 +127,8 @@ def _known_batch(recipe):
 
 
 def test_identity_generators_give_zero_cycle_and_known_identity_terms():
-    recipe = recipes.build(tiny_config(("loss.lambda_A", 10.0), NO_NOISE))  # the reference's λ_A (:runlocal: 1)
+    # the reference's λ_A and identity weight (:runlocal: 1 and 1)
+    recipe = recipes.build(tiny_config(("loss.lambda_A", 10.0), ("loss.lambda_identity", 0.5), NO_NOISE))
     state = recipe.init_state(0)
     batch, hp = _known_batch(recipe), state.hp
     outputs = recipe.generate(lambda name, x: x, batch, hp)  # G_A = G_B = identity
@@ -258,6 +259,26 @@ def test_cycle_noise_reaches_only_the_cycle():
     assert float(jnp.abs(quiet["rec_A"]).max()) == 0.0  # the std is the hp's (sweeps stack it)
     assert recipes.build(tiny_config(NO_NOISE)).cycle_noise == (False, False)
     assert recipes.build(tiny_config()).cycle_noise == (True, False)  # :runlocal's default
+
+
+def test_histogram_term_compares_each_output_with_its_target_domain():
+    recipe = recipes.build(tiny_config(("loss.histogram", 2.0)))
+    state = recipe.init_state(0)
+    assert float(state.hp["histogram"]) == 2.0
+    run = Runner(recipe.modules, state.params["d"], state.model_state, jax.random.PRNGKey(0))
+    a = jnp.tanh(jax.random.normal(jax.random.PRNGKey(1), (4, 16, 16, 3)))
+    b = 0.5 * a + 0.2  # the target domain: lower contrast, brighter
+    batch = {"A": a, "B": b}
+    outputs = {"fake_B": a, "fake_A": b, "rec_A": a, "rec_B": b, "idt_A": b, "idt_B": a}
+    _, m = recipe.g_loss(run, batch, outputs, state.hp)
+    # fake B (= A's levels) against B's; fake A (= B's levels) against A's; both weighted by the hp
+    np.testing.assert_allclose(float(m["hist_A"]), 2.0 * float(losses.histogram_matching(a, b)), rtol=1e-6)
+    np.testing.assert_allclose(float(m["hist_B"]), float(m["hist_A"]), rtol=1e-6)
+    assert float(m["hist_A"]) > 0.2
+    _, m_right = recipe.g_loss(run, batch, {**outputs, "fake_B": b[::-1], "fake_A": a[:, ::-1]}, state.hp)
+    assert float(m_right["hist_A"]) < 1e-6 and float(m_right["hist_B"]) < 1e-6  # the right levels, any layout
+    _, m_off = recipes.build(tiny_config()).g_loss(run, batch, outputs, state.hp)
+    assert "hist_A" not in m_off  # weight 0 (the default): not in the step
 
 
 def test_discriminator_norm_can_differ_from_the_generators():

@@ -63,6 +63,24 @@ def test_style_and_content():
     assert float(losses.style_loss([f], [2 * f])) > 0
 
 
+def test_histogram_matching_is_the_per_channel_wasserstein_distance():
+    x = jax.random.uniform(jax.random.PRNGKey(0), (4, 5, 5, 3), minval=-1, maxval=1)
+    # the same pixels in any order, across images and positions: one histogram, no loss
+    shuffled = jax.random.permutation(jax.random.PRNGKey(1), x.reshape(-1, 3), axis=0).reshape(x.shape)
+    np.testing.assert_allclose(losses.histogram_matching(x, shuffled), 0.0, atol=1e-7)
+    # a shift of each channel's levels by s costs |s|: mean over channels of (0.1, 0.2, 0) = 0.1
+    np.testing.assert_allclose(losses.histogram_matching(x, x + jnp.array([0.1, -0.2, 0.0])), 0.1, rtol=1e-5)
+    # a monotone tone curve against its input, by hand: mean |sort(x^3) - sort(x)| = mean |x^3 - x|
+    np.testing.assert_allclose(losses.histogram_matching(x ** 3, x), float(jnp.mean(jnp.abs(x ** 3 - x))), rtol=1e-5)
+    # pixel-wise differences that keep the set (a flipped image) cost nothing; L1 would charge them
+    assert float(losses.histogram_matching(x, x[:, ::-1])) < 1e-7 < float(losses.l1(x, x[:, ::-1]))
+    # a gradient reaches the image: more contrast than the target is pushed back
+    g = jax.grad(lambda y: losses.histogram_matching(y, x))(1.5 * x)
+    assert float(jnp.sum(g * x)) > 0
+    with pytest.raises(ValueError, match="one shape"):
+        losses.histogram_matching(x, x[:2])
+
+
 def test_feature_matching_compares_set_means():
     f = jax.random.normal(jax.random.PRNGKey(0), (4, 4, 4, 3))
     # the same set in another order, and the same positions shuffled: equal means, no loss

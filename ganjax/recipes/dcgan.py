@@ -43,6 +43,10 @@ class DCGAN(Recipe):
         self.use_gp = cfg.loss.name == "wgan_gp"
         self.batch_size, self.latent_dim = cfg.train.batch_size, m.latent_dim
         self.d_has_state = m.arch == "dcgan64"
+        self.pack = int(m.get("d_pack", 1))  # configs written before model.d_pack: D sees one image
+        if self.pack < 1 or self.batch_size % self.pack:
+            raise ConfigError(f"config key 'model.d_pack' must be >= 1 and divide train.batch_size "
+                              f"({self.batch_size}), got {m.get('d_pack')}")
 
     @functools.cached_property
     def dataset(self):
@@ -60,7 +64,16 @@ class DCGAN(Recipe):
     def example_inputs(self):
         m = self.cfg.model
         return {"g": (jnp.zeros((2, m.latent_dim)),),
-                "d": (jnp.zeros((2, m.image_size, m.image_size, m.channels)),)}
+                "d": (jnp.zeros((2, m.image_size, m.image_size, m.channels * self.pack)),)}
+
+    def packed(self, x):
+        """PacGAN (Lin et al. 2018): D judges `model.d_pack` images at once, stacked on the channel axis
+        ((n, H, W, C) -> (n / pack, H, W, pack * C)); a generator that drops modes makes packs that look alike."""
+        if self.pack == 1:
+            return x
+        n, h, w, c = x.shape
+        return x.reshape(n // self.pack, self.pack, h, w, c).transpose(0, 2, 3, 1, 4).reshape(
+            n // self.pack, h, w, self.pack * c)
 
     def hparams(self):
         return {"r1_gamma": self.cfg.loss.r1_gamma, "gp_weight": self.cfg.loss.gp_weight}
@@ -84,7 +97,7 @@ class DCGAN(Recipe):
         return logits[: real.shape[0]], logits[real.shape[0]:]
 
     def d_loss(self, run, batch, fake, key, hp):
-        real = batch["real"]
+        real, fake = self.packed(batch["real"]), self.packed(fake)
         real_logits, fake_logits = self._d_logits(run, real, fake)
         loss = self.adv.d_loss(real_logits, fake_logits)
         metrics = {"d_real": jnp.mean(jax.nn.sigmoid(real_logits)), "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits))}
@@ -98,7 +111,7 @@ class DCGAN(Recipe):
         return loss, metrics
 
     def g_loss(self, run, batch, outputs, hp):
-        return self.adv.g_loss(run("d", outputs["fake"])), {}
+        return self.adv.g_loss(run("d", self.packed(outputs["fake"]))), {}
 
     # -- inference -----------------------------------------------------------------------------------
     def noise(self, key, n):
@@ -110,5 +123,6 @@ class DCGAN(Recipe):
         return run("g", z)
 
     def d_logits(self, state, images):
+        """D's logit of each image (with model.d_pack > 1: of a pack of copies of it)."""
         run = Runner(self.modules, state.params["d"], state.model_state, jax.random.PRNGKey(0), train=False)
-        return run("d", images)
+        return run("d", jnp.tile(images, (1, 1, 1, self.pack)) if self.pack > 1 else images)

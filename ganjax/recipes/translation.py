@@ -53,6 +53,8 @@ class CycleGAN(TranslationRecipe):
               **self.style_hparams()}
         if "cycle_noise_A" in lc:  # older runs' configs have no cycle noise: their hp (checkpointed) stays as it was
             hp.update(cycle_noise_A=lc.cycle_noise_A, cycle_noise_B=lc.cycle_noise_B)
+        if "histogram" in lc:  # likewise loss.histogram
+            hp["histogram"] = lc.histogram
         return hp
 
     @property
@@ -115,6 +117,9 @@ class CycleGAN(TranslationRecipe):
         if self.use_identity:
             m["idt_A"] = losses.l1(outputs["idt_A"], b) * hp["lambda_B"] * hp["lambda_identity"]
             m["idt_B"] = losses.l1(outputs["idt_B"], a) * hp["lambda_A"] * hp["lambda_identity"]
+        if self.cfg.loss.get("histogram", 0.0) > 0:  # each output's levels against its target domain's batch
+            m["hist_A"] = losses.histogram_matching(outputs["fake_B"], b) * hp["histogram"]
+            m["hist_B"] = losses.histogram_matching(outputs["fake_A"], a) * hp["histogram"]
         total = sum(m.values())
         sc_a, met_a = self.style_content(run, batch, "D_A", outputs["fake_B"], a, b, hp)
         sc_b, met_b = self.style_content(run, batch, "D_B", outputs["fake_A"], b, a, hp)
