@@ -53,7 +53,10 @@ def get_config(arg=None):
     c.loss.lambda_identity = 0.5   # identity L1, times lambda_A / lambda_B (0 = off)
     c.loss.cycle_noise_A = 0.0     # std of Gaussian noise on G_A(A) before G_B in the A→B→A cycle (0 = off)
     c.loss.cycle_noise_B = 0.0     # the same on G_B(B) in B→A→B
-    c.loss.histogram = 0.0         # per-channel histogram loss: G's output levels vs the target batch's (0 = off)
+    c.loss.histogram_A = 0.0       # per-channel histogram loss on G_A(A): its levels vs B's (0 = off)
+    c.loss.histogram_B = 0.0       # the same on G_B(B) vs A's
+    c.loss.histogram_memory = 0.0  # > 0: vs the target's whole training set, via a running histogram of G's
+    #                                outputs with this momentum per step (0: vs the target's batch)
     c.loss.style_weight = 0.0      # Gram-matrix style loss vs the target domain (0 = off)
     c.loss.content_weight = 0.0    # feature content loss vs the input (0 = off)
     c.loss.feature_match = 0.0     # feature matching (Salimans et al. 2016): batch-mean features vs B (0 = off)

@@ -33,7 +33,8 @@ _lr = lambda v: {"optim.g.lr": v, "optim.d.lr": v}
 SCREEN = (  # each over SEEDS, from today's `:runlocal` (cycle noise, 4 400 steps, EMA 2 kimg)
     {}, _lr(1e-3), _lr(4e-3), {"ema.kimg": 4.0}, {"loss.cycle_noise_A": 0.05}, {"loss.cycle_noise_A": 0.2},
     {"loss.lambda_identity": 1.0},
-    {"loss.histogram": 1.0}, {"loss.histogram": 3.0}, {"loss.histogram": 10.0},  # a second program
+    {"loss.histogram_A": 1.0, "loss.histogram_B": 1.0}, {"loss.histogram_A": 3.0, "loss.histogram_B": 3.0},
+    {"loss.histogram_A": 10.0, "loss.histogram_B": 10.0},  # a second program
 )
 
 

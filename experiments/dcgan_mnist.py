@@ -33,6 +33,8 @@ def get_config(arg=None):
                                    # | subpixel | resize_conv
     c.model.dtype = "float32"      # or bfloat16 (compute; parameters stay float32)
     c.model.d_pack = 1             # PacGAN: D judges this many images at once (channel-stacked); 1 = the article
+    c.model.d_mbstd = 0            # minibatch stddev (Karras et al. 2018) over groups of this many in D; 0 = off
+    c.model.d_augment = ""         # DiffAugment before D, real and fake: "translation", "cutout", both (comma)
 
     c.loss = ml_collections.ConfigDict()
     c.loss.name = "nonsaturating"  # nonsaturating | minimax | hinge | least_squares | wgan_gp

@@ -13,6 +13,8 @@ share, KID, precision/recall, density/coverage; 2 000 generated vs 2 000 held ou
   ganjax sweep experiments/dcgan_mnist_sweep.py:offline --workdir sweeps/offline   # the offline default's data
   ganjax sweep experiments/dcgan_mnist_sweep.py:seeds --workdir sweeps/seeds \
       --config.data.source=idx:../shared/data/mnist      # the defaults over seeds, R1 10, PacGAN (6 000 steps)
+  ganjax sweep experiments/dcgan_mnist_sweep.py:diverse --workdir sweeps/diverse \
+      --config.data.source=idx:../shared/data/mnist      # minibatch stddev, DiffAugment (:mnist's 3 000 steps)
 
 Members that differ only in numbers (learning rates, betas, R1 gamma > 0, EMA, seed) train in one vmapped
 program; width and steps are structural (a program each). A member with constant learning rates evaluated
@@ -33,7 +35,7 @@ REF = {"optim.g.lr": 2e-4, "optim.d.lr": 2e-4, "optim.g.b1": 0.5, "optim.d.b1": 
 
 def _arg(arg):
     return parse_arg(arg, runlocal=False, screen=False, confirm=False, ema=False, offline=False,
-                     seeds=False)
+                     seeds=False, diverse=False)
 
 
 def get_config(arg=None):
@@ -49,6 +51,9 @@ def get_config(arg=None):
     if a.offline:                         # the offline default's length
         c.train.steps = 1000
         c.train.ckpt_every = c.train.sample_every = 500
+    if a.diverse:                         # :mnist's length
+        c.train.steps = 3000
+        c.train.ckpt_every = c.train.sample_every = 600
     if a.seeds:                           # twice :mnist's length; steps 3 000 and 6 000 stay evaluable
         c.train.steps = 6000
         c.train.ckpt_every = c.train.sample_every = 1500
@@ -86,11 +91,15 @@ STAGES = {
     "seeds": [{**LR8, "seed": s, **change} for s in (0, 1, 2)
               for change in ({}, {"loss.r1_gamma": 10.0}, {"model.d_pack": 2},
                              {"model.d_pack": 2, "loss.r1_gamma": 10.0}, {"model.d_pack": 4})],
+    # D that sees the batch's spread (minibatch stddev), or cannot memorise the 8 000 digits (DiffAugment)
+    "diverse": [{**LR8, "seed": s, **change} for change in (
+        {"model.d_mbstd": 4}, {"model.d_augment": "translation"}, {"model.d_augment": "translation,cutout"},
+        {"model.d_mbstd": 4, "model.d_augment": "translation"}) for s in (0, 1, 2)],
 }
 
 
 def sweep(add, arg=None):
     a = _arg(arg)
-    stage = next((name for name in ("seeds", "offline", "ema", "confirm") if a[name]), "screen")
+    stage = next((name for name in ("diverse", "seeds", "offline", "ema", "confirm") if a[name]), "screen")
     for change in STAGES[stage]:
         add(**{**REF, **change})

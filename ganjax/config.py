@@ -210,6 +210,8 @@ RANGES: tuple[tuple[str, Range], ...] = (
     ("model.n_layers_d", POSITIVE_INT),
     ("model.pool_size", NON_NEGATIVE),        # 0 = no image history
     ("model.d_pack", POSITIVE_INT),           # PacGAN: images D judges at once (1 = one)
+    ("model.d_mbstd", NON_NEGATIVE),          # minibatch stddev group size (0 = off)
+    ("loss.histogram_memory", FRACTION_BELOW_1),  # momentum of the running output histogram (0 = none)
     ("loss.*", NON_NEGATIVE),                 # loss weights: r1_gamma, gp_weight, lambda_*, style/content
     ("ema.*", NON_NEGATIVE),                  # half-life (0 = off) and ramp-up
     ("mesh.data", Range(1, extra=(-1,), text="positive or -1 (every device)")),

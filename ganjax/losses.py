@@ -11,6 +11,7 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 class Adversarial(NamedTuple):
@@ -132,6 +133,38 @@ def histogram_matching(a, b):
         raise ValueError(f"histogram_matching needs batches of one shape, got {a.shape} and {b.shape}")
     flat = lambda x: jnp.sort(x.astype(jnp.float32).reshape(-1, x.shape[-1]), axis=0)
     return jnp.mean(jnp.abs(flat(a) - flat(b)))
+
+
+def level_histogram(x, bins: int = 256):
+    """(bins, C): the share of an NHWC batch's pixel values (in [-1, 1]) in each of `bins` equal bins, per channel."""
+    flat = x.astype(jnp.float32).reshape(-1, x.shape[-1])
+    idx = jnp.clip(jnp.floor((flat + 1.0) * (bins / 2.0)).astype(jnp.int32), 0, bins - 1)
+    counts = jnp.zeros((bins, flat.shape[1]), jnp.float32).at[idx, jnp.arange(flat.shape[1])].add(1.0)
+    return counts / flat.shape[0]
+
+
+def level_quantiles(images, num: int = 256) -> np.ndarray:
+    """(num, C) float32: quantiles 0, 1/(num-1), ..., 1 of every pixel value of a uint8 NHWC set, on [-1, 1]
+    (host; the target levels of `histogram_specification`)."""
+    flat = np.asarray(images).reshape(-1, np.shape(images)[-1]).astype(np.float32) / 127.5 - 1.0
+    return np.quantile(flat, np.linspace(0.0, 1.0, num), axis=0).astype(np.float32)
+
+
+def histogram_specification(x, hist, levels):
+    """Mean |x − sg(T(x))|, T(x) = the target's level at x's rank: T = Q∘F, F the CDF of `hist` ((bins, C) on
+    [-1, 1], a running histogram of the source x comes from) and Q the quantile function given by `levels`
+    ((K, C), e.g. `level_quantiles` of the target domain). Classical histogram specification as a loss: each
+    pixel is pulled to the level that the same rank holds in the target, so it is zero once the source's
+    distribution is the target's, whatever one batch holds — unlike `histogram_matching`, whose batch-vs-batch
+    targets move with the content of the two batches."""
+    bins, c = hist.shape
+    cdf = jnp.concatenate([jnp.zeros((1, c)), jnp.cumsum(hist, axis=0)]) / jnp.maximum(jnp.sum(hist, 0), 1e-12)
+    edges = jnp.linspace(-1.0, 1.0, bins + 1)
+    ranks = jnp.linspace(0.0, 1.0, levels.shape[0])
+    flat = x.astype(jnp.float32).reshape(-1, c)
+    spec = lambda v, f, q: jnp.interp(jnp.interp(v, edges, f), ranks, q)
+    target = jax.vmap(spec, in_axes=(1, 1, 1), out_axes=1)(flat, cdf, levels.astype(jnp.float32))
+    return jnp.mean(jnp.abs(flat - jax.lax.stop_gradient(target)))
 
 
 def content_loss(feats_a, feats_b):

@@ -10,6 +10,7 @@ from PIL import Image
 
 from ganjax import config as config_lib
 from ganjax import losses, recipes
+from ganjax.config import ConfigError
 from ganjax.recipes.image_pool import init_pool, query_pool
 from ganjax.inference import load_run
 from ganjax.train.loop import train_and_evaluate
@@ -262,9 +263,9 @@ def test_cycle_noise_reaches_only_the_cycle():
 
 
 def test_histogram_term_compares_each_output_with_its_target_domain():
-    recipe = recipes.build(tiny_config(("loss.histogram", 2.0)))
+    recipe = recipes.build(tiny_config(("loss.histogram_A", 2.0), ("loss.histogram_B", 2.0)))
     state = recipe.init_state(0)
-    assert float(state.hp["histogram"]) == 2.0
+    assert float(state.hp["histogram_A"]) == float(state.hp["histogram_B"]) == 2.0
     run = Runner(recipe.modules, state.params["d"], state.model_state, jax.random.PRNGKey(0))
     a = jnp.tanh(jax.random.normal(jax.random.PRNGKey(1), (4, 16, 16, 3)))
     b = 0.5 * a + 0.2  # the target domain: lower contrast, brighter
@@ -279,6 +280,53 @@ def test_histogram_term_compares_each_output_with_its_target_domain():
     assert float(m_right["hist_A"]) < 1e-6 and float(m_right["hist_B"]) < 1e-6  # the right levels, any layout
     _, m_off = recipes.build(tiny_config()).g_loss(run, batch, outputs, state.hp)
     assert "hist_A" not in m_off  # weight 0 (the default): not in the step
+    old = tiny_config()  # a run configured before the split: one loss.histogram weight for both outputs
+    with old.unlocked():
+        del old.loss["histogram_A"], old.loss["histogram_B"]
+        old.loss.histogram = 2.0
+    old_recipe = recipes.build(old)
+    _, m_old = old_recipe.g_loss(run, batch, outputs, old_recipe.init_state(0).hp)
+    assert float(m_old["hist_A"]) == pytest.approx(float(m["hist_A"])) and "hist_B" in m_old
+    one_way = recipes.build(tiny_config(("loss.histogram_A", 2.0)))  # G_A's output alone
+    _, m_one = one_way.g_loss(run, batch, outputs, one_way.init_state(0).hp)
+    assert float(m_one["hist_A"]) == pytest.approx(float(m["hist_A"])) and "hist_B" not in m_one
+
+
+def test_histogram_memory_keeps_running_output_histograms_and_targets_the_whole_training_set(tmp_path):
+    """loss.histogram_memory > 0: D's inputs step updates a running level histogram of each generator's outputs in
+    state.extra; G's histogram term compares its outputs, through that histogram, with the target domain's training
+    set (level quantiles on the device); the run trains, checkpoints and resumes with them."""
+    m = 0.9
+    recipe = recipes.build(tiny_config(("loss.histogram_A", 1.0), ("loss.histogram_B", 1.0),
+                                       ("loss.histogram_memory", m)))
+    state = recipe.init_state(0)
+    assert set(state.extra) == {"pool_fake_A", "pool_fake_B", "hist_fake_A", "hist_fake_B"}
+    data = recipe.device_data()
+    np.testing.assert_allclose(data["levels_B"], losses.level_quantiles(recipe.dataset.train_b), rtol=1e-6)
+    fake_b = jnp.full((2, 16, 16, 3), 0.5)  # every pixel in bin floor(1.5 * 128) = 192
+    outputs = {"fake_B": fake_b, "fake_A": -fake_b}
+    _, extra = recipe.d_inputs(outputs, state.extra, jax.random.PRNGKey(0))
+    _, extra = recipe.d_inputs({"fake_B": -fake_b, "fake_A": fake_b}, extra, jax.random.PRNGKey(1))
+    hist = np.asarray(extra["hist_fake_B"])  # m (1 - m) in 0.5's bin, (1 - m) in -0.5's: normalised m / (1 + m), 1 / (1 + m)
+    np.testing.assert_allclose(hist[192] / hist.sum(0), m / (1 + m), rtol=1e-5)
+    np.testing.assert_allclose(hist[64] / hist.sum(0), 1 / (1 + m), rtol=1e-5)
+    batch = recipe.g_batch({"A": fake_b, "B": fake_b, "levels_A": data["levels_A"], "levels_B": data["levels_B"]},
+                           extra)
+    run = Runner(recipe.modules, state.params["d"], state.model_state, jax.random.PRNGKey(0))
+    outs = {"fake_B": fake_b, "fake_A": fake_b, "rec_A": fake_b, "rec_B": fake_b, "idt_A": fake_b, "idt_B": fake_b}
+    _, metrics = recipe.g_loss(run, batch, outs, state.hp)
+    expected = losses.histogram_specification(fake_b, extra["hist_fake_B"], data["levels_B"])
+    np.testing.assert_allclose(float(metrics["hist_A"]), float(expected), rtol=1e-6)
+    workdir = str(tmp_path / "run")
+    cfg = tiny_config(("data.root", make_task(tmp_path / "task")), ("loss.histogram_A", 1.0),
+                      ("loss.histogram_memory", m), ("train.steps", 4), ("train.ckpt_every", 2), ("train.sample_every", 4))
+    train_and_evaluate(cfg, workdir, progress=False)
+    _, _, trained = load_run(workdir, ema=False)
+    np.testing.assert_allclose(np.asarray(trained.extra["hist_fake_B"]).sum(0), 1 - m ** 4, rtol=1e-5)
+    rows = [json.loads(line) for line in open(os.path.join(workdir, "metrics.jsonl"))]
+    assert all(np.isfinite(r["hist_A"]) and "hist_B" not in r for r in rows if "d_loss" in r)
+    with pytest.raises(ConfigError, match="loss.histogram_memory"):
+        recipes.build(tiny_config(("loss.histogram_memory", 1.0)))
 
 
 def test_discriminator_norm_can_differ_from_the_generators():

@@ -81,6 +81,32 @@ def test_histogram_matching_is_the_per_channel_wasserstein_distance():
         losses.histogram_matching(x, x[:2])
 
 
+def test_histogram_specification_pulls_each_pixel_to_the_targets_level_at_its_rank():
+    u8 = np.random.default_rng(0).integers(0, 256, (8, 12, 12, 3)).astype(np.uint8)
+    x = jnp.asarray(u8, jnp.float32) / 127.5 - 1.0
+    hist = losses.level_histogram(x)
+    assert hist.shape == (256, 3)
+    np.testing.assert_allclose(np.asarray(hist.sum(0)), 1.0, rtol=1e-6)
+    # 256 bins on [-1, 1]: the uint8 level v falls in bin v (its share counted by hand)
+    np.testing.assert_allclose(float(hist[17, 1]), float(np.mean(u8[..., 1] == 17)), rtol=1e-6)
+    levels = losses.level_quantiles(u8)
+    np.testing.assert_allclose(levels[[0, -1]], [[-1.0] * 3, [1.0] * 3], atol=1e-6)  # min and max: 0 and 255
+    # the source already has the target's levels: nothing to move (up to a bin's width)
+    assert float(losses.histogram_specification(x, hist, levels)) < 2.0 / 256
+    # a target 0.2 brighter: every pixel is 0.2 off, and the gradient pushes every pixel up
+    assert float(losses.histogram_specification(x, hist, levels + 0.2)) == pytest.approx(0.2, abs=2.0 / 256)
+    g = jax.grad(lambda y: losses.histogram_specification(y, hist, levels + 0.2))(x)
+    assert float(jnp.max(g)) < 0
+    # a monotone tone curve T as the target: each pixel's target is T(pixel) itself, so the loss is mean |x - T(x)|,
+    # in whatever order the pixels of this one batch come (the histogram, not the batch, sets the ranks)
+    curve = lambda v: jnp.tanh(2.0 * v)
+    expected = float(jnp.mean(jnp.abs(x - curve(x))))
+    assert float(losses.histogram_specification(x, hist, curve(levels))) == pytest.approx(expected, abs=0.01)
+    dark = x[:2] * 0.5 - 0.5  # a batch of other content: judged against the running histogram, not its own ranks
+    expected_dark = float(jnp.mean(jnp.abs(dark - curve(dark))))
+    assert float(losses.histogram_specification(dark, hist, curve(levels))) == pytest.approx(expected_dark, abs=0.01)
+
+
 def test_feature_matching_compares_set_means():
     f = jax.random.normal(jax.random.PRNGKey(0), (4, 4, 4, 3))
     # the same set in another order, and the same positions shuffled: equal means, no loss

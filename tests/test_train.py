@@ -118,6 +118,65 @@ def test_bad_data_touches_nothing(tmp_path, capsys):
     assert not run.exists()
 
 
+def test_diffaugment_shifts_and_cuts_out_the_same_way_for_real_and_fake_and_trains(tmp_path):
+    """model.d_augment (DiffAugment): translation moves each image by whole pixels within 1/8 of its size, filling
+    with 0; cutout zeroes one half-size square; a run with both trains, and a misspelt policy is a clear error."""
+    from ganjax import config as config_lib, recipes
+    from ganjax.config import ConfigError
+    from ganjax.data import diffaugment
+    x = jax.random.uniform(jax.random.PRNGKey(0), (6, 16, 16, 1), minval=0.5, maxval=1.0)  # no zero pixel
+    moved = np.asarray(diffaugment.translation(jax.random.PRNGKey(1), x))
+    shifts = set()
+    for img, out in zip(np.asarray(x), moved):
+        found = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
+                 if np.array_equal(out, np.roll(img, (dy, dx), (0, 1)) * _inside(dy, dx))]
+        assert len(found) == 1, "each image is its input shifted by at most 2 = 16 / 8 pixels, zero-filled"
+        shifts.add(found[0])
+    assert len(shifts) > 1  # independent per image
+    cut = np.asarray(diffaugment.cutout(jax.random.PRNGKey(2), x))
+    zeros = cut == 0
+    assert all(0 < z.sum() <= 64 for z in zeros)  # an 8 x 8 square, clipped at the border
+    np.testing.assert_array_equal(cut[~zeros], np.asarray(x)[~zeros])
+    with pytest.raises(ConfigError, match="model.d_augment.*unknown augmentation 'translate'"):
+        recipes.build(config_lib.load("experiments/dcgan_mnist.py:runlocal", [("model.d_augment", "translate")]))
+    run = tmp_path / "aug"
+    assert main(tiny_argv(run, "--config.model.d_augment=translation,cutout")) == 0
+    assert params_of(run)[1] == 20
+
+
+def _inside(dy, dx, size=16):
+    """The 0/1 mask of the pixels a (dy, dx) shift keeps (the rest is the zero fill)."""
+    m = np.zeros((size, size, 1))
+    m[max(dy, 0):size + min(dy, 0), max(dx, 0):size + min(dx, 0)] = 1
+    return m
+
+
+def test_minibatch_stddev_gives_each_group_of_images_its_spread_and_trains(tmp_path):
+    """model.d_mbstd=G: D's last features get one more channel, the std over each group of G consecutive images
+    (real and fake halves of D's batch never share a group); a run trains; other archs refuse it."""
+    from ganjax import config as config_lib, recipes
+    from ganjax.config import ConfigError
+    from ganjax.models.dcgan import minibatch_stddev
+    same = jnp.ones((4, 3, 3, 2))
+    spread = jax.random.normal(jax.random.PRNGKey(0), (4, 3, 3, 2))
+    out = np.asarray(minibatch_stddev(jnp.concatenate([same, spread]), 4))
+    assert out.shape == (8, 3, 3, 3)
+    np.testing.assert_allclose(out[:4, ..., 2], 1e-4, rtol=1e-3)  # identical images: no spread (sqrt of the epsilon)
+    expected = np.sqrt(np.var(np.asarray(spread), axis=0) + 1e-8).mean()
+    np.testing.assert_allclose(out[4:, ..., 2], expected, rtol=1e-5)
+    np.testing.assert_array_equal(out[..., :2], np.concatenate([same, spread]))
+    assert np.asarray(minibatch_stddev(spread[:1], 4))[..., 2] == pytest.approx(1e-4, rel=1e-3)  # a lone image
+    with pytest.raises(ConfigError, match="model.d_mbstd.*model.arch=article"):
+        recipes.build(config_lib.load("experiments/dcgan_mnist.py:runlocal",
+                                      [("model.arch", "dcgan64"), ("model.image_size", "32"), ("model.d_mbstd", "4")]))
+    with pytest.raises(ConfigError, match="model.d_mbstd' must divide the 32 images"):
+        recipes.build(config_lib.load("experiments/dcgan_mnist.py:runlocal",
+                                      [("model.d_mbstd", "5"), ("train.batch_size", "32")]))
+    run = tmp_path / "mbstd"
+    assert main(tiny_argv(run, "--config.model.d_mbstd=4")) == 0
+    assert params_of(run)[1] == 20
+
+
 @pytest.mark.parametrize("upsample", ["conv_transpose", "resize_conv"])
 def test_other_upsampling_trains(tmp_path, upsample):
     run = tmp_path / upsample

@@ -10,6 +10,8 @@ batch norm is PyTorch's (running variance unbiased, models/layers.py TorchBatchN
 """
 from __future__ import annotations
 
+import math
+
 import flax.linen as nn
 import jax.numpy as jnp
 
@@ -38,10 +40,22 @@ class Generator(nn.Module):
         return jnp.tanh(x).astype(jnp.float32)
 
 
+def minibatch_stddev(x, group: int):
+    """Karras et al. 2018's minibatch standard deviation as one more channel: the std of each feature over a group
+    of `group` consecutive images, averaged over features and positions, given to every image of the group (a
+    batch that `group` does not divide uses the largest common divisor; a lone image gets 0)."""
+    n, h, w, _ = x.shape
+    g = math.gcd(n, group)
+    std = jnp.sqrt(jnp.var(x.astype(jnp.float32).reshape(n // g, g, h, w, -1), axis=1) + 1e-8)
+    feat = jnp.repeat(jnp.mean(std, axis=(1, 2, 3)), g)
+    return jnp.concatenate([x, jnp.broadcast_to(feat[:, None, None, None], (n, h, w, 1)).astype(x.dtype)], -1)
+
+
 class Discriminator(nn.Module):
-    """images (N, S, S, C) → logits (N,)."""
+    """images (N, S, S, C) → logits (N,). mbstd > 0 adds minibatch_stddev over groups of mbstd before the logit."""
     width: int = 128
     dtype: jnp.dtype = jnp.float32
+    mbstd: int = 0
 
     @nn.compact
     def __call__(self, x, train: bool = True):
@@ -50,6 +64,8 @@ class Discriminator(nn.Module):
             x = nn.Conv(self.width, (5, 5), strides=(2, 2), padding=same_pad(5), dtype=self.dtype,
                         conv_general_dilated=cpu_conv.conv_general_dilated)(x)
             x = nn.leaky_relu(x, 0.2)
+        if self.mbstd:
+            x = minibatch_stddev(x, self.mbstd)
         x = nn.Dense(1, dtype=self.dtype, dot_general=cpu_conv.dot_general)(x.reshape(x.shape[0], -1))
         return x[:, 0].astype(jnp.float32)
 

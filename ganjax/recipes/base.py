@@ -53,6 +53,10 @@ class Recipe:
     def d_inputs(self, outputs, extra, key):
         return outputs, extra
 
+    def g_batch(self, batch, extra):
+        """What g_loss sees as its batch, given the recipe state after d_inputs (e.g. running statistics)."""
+        return batch
+
     # -- shared machinery ----------------------------------------------------------------------------
     def optimizers(self) -> dict:
         steps = self.cfg.train.steps

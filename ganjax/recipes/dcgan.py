@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 
 from ganjax import losses
-from ganjax.data import batch_indices, load_dataset, to_float
+from ganjax.data import batch_indices, diffaugment, load_dataset, to_float
 from ganjax.models.dcgan import Discriminator, Discriminator64, Generator, Generator64
 from ganjax.config import ConfigError, check_choice
 from ganjax.models.upsample import METHODS
@@ -31,13 +31,19 @@ class DCGAN(Recipe):
         if m.arch == "dcgan64" and m.image_size not in (32, 64, 128):
             raise ConfigError(f"model.arch=dcgan64 makes 32, 64 or 128-pixel images, but config key "
                               f"'model.image_size' is {m.image_size} (set --config.model.image_size=64)")
+        if m.get("d_mbstd") and m.arch != "article":
+            raise ConfigError("config key 'model.d_mbstd' (minibatch standard deviation) needs model.arch=article")
         g_cls, d_cls = ARCHS[m.arch]
         dtype = compute_dtype(m.dtype)
         self.modules = {
             "g": g_cls(image_size=m.image_size, channels=m.channels, width=m.g_width, upsample=m.upsample,
                        dtype=dtype),
-            "d": d_cls(width=m.d_width, dtype=dtype),
+            "d": d_cls(width=m.d_width, dtype=dtype, **({"mbstd": m.d_mbstd} if m.get("d_mbstd") else {})),
         }
+        try:
+            self.augment = diffaugment.parse_policy(m.get("d_augment", ""))
+        except ValueError as e:
+            raise ConfigError(f"config key 'model.d_augment': {e}") from None
         self.adv = losses.adversarial(cfg.loss.name)
         self.use_r1 = cfg.loss.r1_gamma > 0
         self.use_gp = cfg.loss.name == "wgan_gp"
@@ -47,6 +53,10 @@ class DCGAN(Recipe):
         if self.pack < 1 or self.batch_size % self.pack:
             raise ConfigError(f"config key 'model.d_pack' must be >= 1 and divide train.batch_size "
                               f"({self.batch_size}), got {m.get('d_pack')}")
+        mbstd = int(m.get("d_mbstd", 0))  # groups must not straddle D's real and fake halves
+        if mbstd and (self.batch_size // self.pack) % mbstd:
+            raise ConfigError(f"config key 'model.d_mbstd' must divide the {self.batch_size // self.pack} images D "
+                              f"judges per half-batch (train.batch_size / model.d_pack), got {mbstd}")
 
     @functools.cached_property
     def dataset(self):
@@ -96,8 +106,15 @@ class DCGAN(Recipe):
         logits = run("d", jnp.concatenate([real, fake]))
         return logits[: real.shape[0]], logits[real.shape[0]:]
 
+    def d_view(self, key, images):
+        """What D is shown of a batch in training: DiffAugment (model.d_augment), then PacGAN packing."""
+        if self.augment:
+            images = diffaugment.augment(key, images, self.augment)
+        return self.packed(images)
+
     def d_loss(self, run, batch, fake, key, hp):
-        real, fake = self.packed(batch["real"]), self.packed(fake)
+        real = self.d_view(jax.random.fold_in(key, 0xA01), batch["real"])
+        fake = self.d_view(jax.random.fold_in(key, 0xA02), fake)
         real_logits, fake_logits = self._d_logits(run, real, fake)
         loss = self.adv.d_loss(real_logits, fake_logits)
         metrics = {"d_real": jnp.mean(jax.nn.sigmoid(real_logits)), "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits))}
@@ -111,7 +128,8 @@ class DCGAN(Recipe):
         return loss, metrics
 
     def g_loss(self, run, batch, outputs, hp):
-        return self.adv.g_loss(run("d", self.packed(outputs["fake"]))), {}
+        fake = self.d_view(jax.random.fold_in(run.rng, 0xA06), outputs["fake"])
+        return self.adv.g_loss(run("d", fake)), {}
 
     # -- inference -----------------------------------------------------------------------------------
     def noise(self, key, n):

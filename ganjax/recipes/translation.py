@@ -24,6 +24,9 @@ from ganjax.recipes.translation_base import (TranslationRecipe, load_task, rgb_t
                                                unet_downs, ycc_to_rgb)
 
 
+HIST_BINS = 256  # bins of the running output histograms (loss.histogram_memory)
+
+
 class CycleGAN(TranslationRecipe):
     """Unpaired translation with cycle consistency (Zhu et al. 2017)."""
     sides = {"g": ("G_A", "G_B"), "d": ("D_A", "D_B")}
@@ -53,9 +56,30 @@ class CycleGAN(TranslationRecipe):
               **self.style_hparams()}
         if "cycle_noise_A" in lc:  # older runs' configs have no cycle noise: their hp (checkpointed) stays as it was
             hp.update(cycle_noise_A=lc.cycle_noise_A, cycle_noise_B=lc.cycle_noise_B)
-        if "histogram" in lc:  # likewise loss.histogram
-            hp["histogram"] = lc.histogram
+        for key in ("histogram", "histogram_A", "histogram_B"):  # likewise the histogram weights (loss.histogram:
+            if key in lc:                                          # one weight for both, before the split)
+                hp[key] = lc[key]
         return hp
+
+    def histogram_weights(self) -> dict:
+        """{"A": hp key of the weight on G_A's output levels (vs B), "B": on G_B's (vs A)} for the weights > 0."""
+        lc = self.cfg.loss
+        keys = {"A": "histogram", "B": "histogram"} if "histogram" in lc else {"A": "histogram_A", "B": "histogram_B"}
+        return {d: k for d, k in keys.items() if lc.get(k, 0.0) > 0}
+
+    @property
+    def histogram_memory(self) -> float:
+        """loss.histogram_memory: > 0 (with a histogram weight > 0) pulls G's output levels towards the target
+        domain's whole training set through a running histogram of G's outputs with this momentum per step
+        (losses.histogram_specification); 0 compares each batch with a batch (losses.histogram_matching)."""
+        return self.cfg.loss.get("histogram_memory", 0.0) if self.histogram_weights() else 0.0
+
+    def device_data(self):
+        data = super().device_data()
+        if self.histogram_memory:  # the target levels: quantiles of every training pixel of each domain
+            data["levels_A"] = losses.level_quantiles(self.dataset.train_a)
+            data["levels_B"] = losses.level_quantiles(self.dataset.train_b)
+        return data
 
     @property
     def cycle_noise(self) -> tuple[bool, bool]:
@@ -67,9 +91,12 @@ class CycleGAN(TranslationRecipe):
     def init_extra(self):
         shape = (self.crop, self.crop, self.channels)
         size = self.cfg.model.pool_size
-        if size == 0:  # no pool: nothing to keep (and orbax cannot save a zero-size buffer)
-            return {}
-        return {"pool_fake_B": init_pool(size, shape), "pool_fake_A": init_pool(size, shape)}
+        extra = {}  # no pool: no buffer (orbax cannot save a zero-size one)
+        if size:
+            extra.update(pool_fake_B=init_pool(size, shape), pool_fake_A=init_pool(size, shape))
+        if self.histogram_memory:  # running level histograms of G_A's and G_B's outputs (filled from step 0)
+            extra.update({f"hist_fake_{d}": jnp.zeros((HIST_BINS, self.channels)) for d in "AB"})
+        return extra
 
     def generate(self, run, batch, hp):
         a, b = batch["A"], batch["B"]
@@ -96,12 +123,21 @@ class CycleGAN(TranslationRecipe):
         return out
 
     def d_inputs(self, outputs, extra, key):
-        if not extra:  # model.pool_size = 0: D sees this step's fakes
+        extra = dict(extra)
+        if self.histogram_memory:
+            m = self.histogram_memory
+            for d in "AB":
+                seen = losses.level_histogram(jax.lax.stop_gradient(outputs[f"fake_{d}"]), HIST_BINS)
+                extra[f"hist_fake_{d}"] = m * extra[f"hist_fake_{d}"] + (1 - m) * seen
+        if "pool_fake_B" not in extra:  # model.pool_size = 0: D sees this step's fakes
             return {"fake_B": outputs["fake_B"], "fake_A": outputs["fake_A"]}, extra
         k_b, k_a = jax.random.split(key)
-        fake_b, pool_b = query_pool(extra["pool_fake_B"], outputs["fake_B"], k_b)
-        fake_a, pool_a = query_pool(extra["pool_fake_A"], outputs["fake_A"], k_a)
-        return {"fake_B": fake_b, "fake_A": fake_a}, {**extra, "pool_fake_B": pool_b, "pool_fake_A": pool_a}
+        fake_b, extra["pool_fake_B"] = query_pool(extra["pool_fake_B"], outputs["fake_B"], k_b)
+        fake_a, extra["pool_fake_A"] = query_pool(extra["pool_fake_A"], outputs["fake_A"], k_a)
+        return {"fake_B": fake_b, "fake_A": fake_a}, extra
+
+    def g_batch(self, batch, extra):
+        return {**batch, **{k: v for k, v in extra.items() if k.startswith("hist_fake_")}}
 
     def d_loss(self, run, batch, d_in, key, hp):
         loss_a = 0.5 * self.adv.d_loss(*self._d_pair(run, "D_A", batch["B"], d_in["fake_B"]))
@@ -117,9 +153,14 @@ class CycleGAN(TranslationRecipe):
         if self.use_identity:
             m["idt_A"] = losses.l1(outputs["idt_A"], b) * hp["lambda_B"] * hp["lambda_identity"]
             m["idt_B"] = losses.l1(outputs["idt_B"], a) * hp["lambda_A"] * hp["lambda_identity"]
-        if self.cfg.loss.get("histogram", 0.0) > 0:  # each output's levels against its target domain's batch
-            m["hist_A"] = losses.histogram_matching(outputs["fake_B"], b) * hp["histogram"]
-            m["hist_B"] = losses.histogram_matching(outputs["fake_A"], a) * hp["histogram"]
+        for d, key in self.histogram_weights().items():  # G_d's output (fake B for G_A) against its domain's
+            out = "B" if d == "A" else "A"                 # training set (with memory), or its batch
+            if self.histogram_memory:
+                term = losses.histogram_specification(outputs[f"fake_{out}"], batch[f"hist_fake_{out}"],
+                                                      batch[f"levels_{out}"])
+            else:
+                term = losses.histogram_matching(outputs[f"fake_{out}"], batch[out])
+            m[f"hist_{d}"] = term * hp[key]
         total = sum(m.values())
         sc_a, met_a = self.style_content(run, batch, "D_A", outputs["fake_B"], a, b, hp)
         sc_b, met_b = self.style_content(run, batch, "D_B", outputs["fake_A"], b, a, hp)

@@ -210,8 +210,9 @@ class TranslationRecipe(Recipe):
             a = random_crop_flip(ka, data["train_a"][ia], self.crop, flip)
             b = random_crop_flip(kb, data["train_b"][ib], self.crop, flip)
         batch = {"A": a, "B": b}
-        if "feature_params" in data:
-            batch["feature_params"] = data["feature_params"]
+        for name in ("feature_params", "levels_A", "levels_B"):  # constants some loss terms need
+            if name in data:
+                batch[name] = data[name]
         return batch
 
     def fixed_inputs(self, n):

@@ -6,6 +6,7 @@ A recipe (see ganjax/recipes) supplies the models and the loss terms:
                                                     constant over the run so epochs are permutations)
   recipe.generate(run_g, batch, hp)              → outputs (all that the G loss depends on)
   recipe.d_inputs(outputs, extra, key)           → (what D sees, new extra)   e.g. an image pool
+  recipe.g_batch(batch, extra)                   → what g_loss sees as its batch (default: batch)
   recipe.d_loss(run_d, batch, d_inputs, key, hp) → (loss, metrics)
   recipe.g_loss(run_d, batch, outputs, hp)       → (loss, metrics)
 One step: G forward once (its VJP kept), D update on the stopped outputs, then G update through the
@@ -56,9 +57,11 @@ def train_step(recipe, txs: dict, state: GANState, data, batch_sharding=None) ->
     d_params, d_opt = _apply(txs["d"], d_grads, state.opt_state["d"], params["d"])
     ms = merge_state(ms, d_updates)
 
+    g_batch = recipe.g_batch(batch, extra)
+
     def g_objective(outs):
         run = Runner(recipe.modules, d_params, ms, k_g)
-        loss, metrics = recipe.g_loss(run, batch, outs, hp)
+        loss, metrics = recipe.g_loss(run, g_batch, outs, hp)
         return loss, (metrics, run.updates)
 
     (g_loss, (g_metrics, gd_updates)), d_outputs = jax.value_and_grad(g_objective, has_aux=True)(outputs)
