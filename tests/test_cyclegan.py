@@ -323,6 +323,7 @@ def test_histogram_memory_keeps_running_output_histograms_and_targets_the_whole_
     train_and_evaluate(cfg, workdir, progress=False)
     _, _, trained = load_run(workdir, ema=False)
     np.testing.assert_allclose(np.asarray(trained.extra["hist_fake_B"]).sum(0), 1 - m ** 4, rtol=1e-5)
+    assert "hist_fake_A" not in trained.extra  # G_B's output is not judged: no histogram kept for it
     rows = [json.loads(line) for line in open(os.path.join(workdir, "metrics.jsonl"))]
     assert all(np.isfinite(r["hist_A"]) and "hist_B" not in r for r in rows if "d_loss" in r)
     with pytest.raises(ConfigError, match="loss.histogram_memory"):

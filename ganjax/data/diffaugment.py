@@ -7,9 +7,6 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-POLICIES = ("translation", "cutout")
-
-
 def parse_policy(policy: str) -> tuple[str, ...]:
     """"translation,cutout" → ("translation", "cutout"); "" → (); an unknown name → ValueError."""
     names = tuple(p.strip() for p in policy.split(",") if p.strip())
@@ -47,5 +44,8 @@ def cutout(key, x, ratio: float = 0.5):
 def augment(key, x, policies: tuple[str, ...]):
     """x with each policy of `policies` applied in order (independent randomness per image)."""
     for i, name in enumerate(policies):
-        x = {"translation": translation, "cutout": cutout}[name](jax.random.fold_in(key, i), x)
+        x = POLICIES[name](jax.random.fold_in(key, i), x)
     return x
+
+
+POLICIES = {"translation": translation, "cutout": cutout}  # name -> transform(key, x)

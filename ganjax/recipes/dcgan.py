@@ -31,14 +31,15 @@ class DCGAN(Recipe):
         if m.arch == "dcgan64" and m.image_size not in (32, 64, 128):
             raise ConfigError(f"model.arch=dcgan64 makes 32, 64 or 128-pixel images, but config key "
                               f"'model.image_size' is {m.image_size} (set --config.model.image_size=64)")
-        if m.get("d_mbstd") and m.arch != "article":
+        mbstd = int(m.get("d_mbstd", 0))  # configs written before model.d_mbstd: none
+        if mbstd and m.arch != "article":
             raise ConfigError("config key 'model.d_mbstd' (minibatch standard deviation) needs model.arch=article")
         g_cls, d_cls = ARCHS[m.arch]
         dtype = compute_dtype(m.dtype)
         self.modules = {
             "g": g_cls(image_size=m.image_size, channels=m.channels, width=m.g_width, upsample=m.upsample,
                        dtype=dtype),
-            "d": d_cls(width=m.d_width, dtype=dtype, **({"mbstd": m.d_mbstd} if m.get("d_mbstd") else {})),
+            "d": d_cls(width=m.d_width, dtype=dtype, **({"mbstd": mbstd} if mbstd else {})),
         }
         try:
             self.augment = diffaugment.parse_policy(m.get("d_augment", ""))
@@ -53,7 +54,7 @@ class DCGAN(Recipe):
         if self.pack < 1 or self.batch_size % self.pack:
             raise ConfigError(f"config key 'model.d_pack' must be >= 1 and divide train.batch_size "
                               f"({self.batch_size}), got {m.get('d_pack')}")
-        mbstd = int(m.get("d_mbstd", 0))  # groups must not straddle D's real and fake halves
+        # minibatch stddev groups must not straddle D's real and fake halves
         if mbstd and (self.batch_size // self.pack) % mbstd:
             raise ConfigError(f"config key 'model.d_mbstd' must divide the {self.batch_size // self.pack} images D "
                               f"judges per half-batch (train.batch_size / model.d_pack), got {mbstd}")

@@ -25,6 +25,7 @@ from ganjax.recipes.translation_base import (TranslationRecipe, load_task, rgb_t
 
 
 HIST_BINS = 256  # bins of the running output histograms (loss.histogram_memory)
+OUTPUT_OF = {"A": "B", "B": "A"}  # G_A makes B images, G_B makes A images
 
 
 class CycleGAN(TranslationRecipe):
@@ -67,6 +68,10 @@ class CycleGAN(TranslationRecipe):
         keys = {"A": "histogram", "B": "histogram"} if "histogram" in lc else {"A": "histogram_A", "B": "histogram_B"}
         return {d: k for d, k in keys.items() if lc.get(k, 0.0) > 0}
 
+    def histogram_outputs(self) -> tuple[str, ...]:
+        """The domains of the outputs a histogram term judges ("B" for G_A's), each with its running histogram."""
+        return tuple(sorted(OUTPUT_OF[d] for d in self.histogram_weights())) if self.histogram_memory else ()
+
     @property
     def histogram_memory(self) -> float:
         """loss.histogram_memory: > 0 (with a histogram weight > 0) pulls G's output levels towards the target
@@ -76,9 +81,8 @@ class CycleGAN(TranslationRecipe):
 
     def device_data(self):
         data = super().device_data()
-        if self.histogram_memory:  # the target levels: quantiles of every training pixel of each domain
-            data["levels_A"] = losses.level_quantiles(self.dataset.train_a)
-            data["levels_B"] = losses.level_quantiles(self.dataset.train_b)
+        for out in self.histogram_outputs():  # the target levels: quantiles of every training pixel of the domain
+            data[f"levels_{out}"] = losses.level_quantiles(self.dataset.train_a if out == "A" else self.dataset.train_b)
         return data
 
     @property
@@ -94,8 +98,8 @@ class CycleGAN(TranslationRecipe):
         extra = {}  # no pool: no buffer (orbax cannot save a zero-size one)
         if size:
             extra.update(pool_fake_B=init_pool(size, shape), pool_fake_A=init_pool(size, shape))
-        if self.histogram_memory:  # running level histograms of G_A's and G_B's outputs (filled from step 0)
-            extra.update({f"hist_fake_{d}": jnp.zeros((HIST_BINS, self.channels)) for d in "AB"})
+        for out in self.histogram_outputs():  # running level histograms of the judged outputs (filled from step 0)
+            extra[f"hist_fake_{out}"] = jnp.zeros((HIST_BINS, self.channels))
         return extra
 
     def generate(self, run, batch, hp):
@@ -124,11 +128,10 @@ class CycleGAN(TranslationRecipe):
 
     def d_inputs(self, outputs, extra, key):
         extra = dict(extra)
-        if self.histogram_memory:
-            m = self.histogram_memory
-            for d in "AB":
-                seen = losses.level_histogram(jax.lax.stop_gradient(outputs[f"fake_{d}"]), HIST_BINS)
-                extra[f"hist_fake_{d}"] = m * extra[f"hist_fake_{d}"] + (1 - m) * seen
+        m = self.histogram_memory
+        for out in self.histogram_outputs():
+            seen = losses.level_histogram(jax.lax.stop_gradient(outputs[f"fake_{out}"]), HIST_BINS)
+            extra[f"hist_fake_{out}"] = m * extra[f"hist_fake_{out}"] + (1 - m) * seen
         if "pool_fake_B" not in extra:  # model.pool_size = 0: D sees this step's fakes
             return {"fake_B": outputs["fake_B"], "fake_A": outputs["fake_A"]}, extra
         k_b, k_a = jax.random.split(key)
@@ -154,7 +157,7 @@ class CycleGAN(TranslationRecipe):
             m["idt_A"] = losses.l1(outputs["idt_A"], b) * hp["lambda_B"] * hp["lambda_identity"]
             m["idt_B"] = losses.l1(outputs["idt_B"], a) * hp["lambda_A"] * hp["lambda_identity"]
         for d, key in self.histogram_weights().items():  # G_d's output (fake B for G_A) against its domain's
-            out = "B" if d == "A" else "A"                 # training set (with memory), or its batch
+            out = OUTPUT_OF[d]                             # training set (with memory), or its batch
             if self.histogram_memory:
                 term = losses.histogram_specification(outputs[f"fake_{out}"], batch[f"hist_fake_{out}"],
                                                       batch[f"levels_{out}"])
