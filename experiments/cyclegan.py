@@ -53,6 +53,8 @@ def get_config(arg=None):
     c.loss.lambda_identity = 0.5   # identity L1, times lambda_A / lambda_B (0 = off)
     c.loss.cycle_noise_A = 0.0     # std of Gaussian noise on G_A(A) before G_B in the A→B→A cycle (0 = off)
     c.loss.cycle_noise_B = 0.0     # the same on G_B(B) in B→A→B
+    c.loss.cycle_space_A = "rgb"   # A→B→A measured in rgb, or luma (B holds no colour to bring back: sepia, grey)
+    c.loss.cycle_space_B = "rgb"   # the same for B→A→B
     c.loss.histogram_A = 0.0       # per-channel histogram loss on G_A(A): its levels vs B's (0 = off)
     c.loss.histogram_B = 0.0       # the same on G_B(B) vs A's
     c.loss.histogram_memory = 0.0  # > 0: vs the target's whole training set, via a running histogram of G's

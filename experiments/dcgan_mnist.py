@@ -35,11 +35,16 @@ def get_config(arg=None):
     c.model.d_pack = 1             # PacGAN: D judges this many images at once (channel-stacked); 1 = the article
     c.model.d_mbstd = 0            # minibatch stddev (Karras et al. 2018) over groups of this many in D; 0 = off
     c.model.d_augment = ""         # DiffAugment before D, real and fake: "translation", "cutout", both (comma)
+    c.model.info_codes = 0         # InfoGAN (Chen et al. 2016): a one-hot code of this many categories in z, read
+                                   # back by a Q head on D (0 = off); sample a category with `ganjax sample --code`
+    c.model.clusters = 0           # self-conditioning: G and a projection D conditioned on K k-means clusters of the
+                                   # real images, codes drawn with the clusters' shares (0 = off)
 
     c.loss = ml_collections.ConfigDict()
     c.loss.name = "nonsaturating"  # nonsaturating | minimax | hinge | least_squares | wgan_gp
     c.loss.r1_gamma = 1.0          # > 0 adds (γ/2)·E‖∇D(x)‖² on reals (the article: 0)
     c.loss.gp_weight = 10.0        # used by wgan_gp
+    c.loss.info = 1.0              # InfoGAN's weight on the code's cross-entropy (with model.info_codes)
 
     c.optim = ml_collections.ConfigDict()
     for side in ("g", "d"):
@@ -69,8 +74,11 @@ def get_config(arg=None):
     c.eval.num_samples = 2000
     c.eval.classifier_steps = 800
 
-    if arg.mnist:                     # real MNIST (give --config.data.source): ~14 minutes on a 2-core CPU
+    if arg.mnist:                     # real MNIST (give --config.data.source): ~11 minutes on a 2-core CPU
         c.train.steps = 3000
+        # self-conditioning on 20 k-means clusters: every part of the data generated as often as it is real
+        # (seed 0 at 3 000 steps: Fréchet ratio 1.18 -> 0.83, rarest class 5.7 % -> 8.05 %; docs/quality.md)
+        c.model.clusters = 20
         c.train.sample_every = c.train.ckpt_every = 600
     if arg.runlocal:
         c.train.steps = 100

@@ -15,6 +15,8 @@ share, KID, precision/recall, density/coverage; 2 000 generated vs 2 000 held ou
       --config.data.source=idx:../shared/data/mnist      # the defaults over seeds, R1 10, PacGAN (6 000 steps)
   ganjax sweep experiments/dcgan_mnist_sweep.py:diverse --workdir sweeps/diverse \
       --config.data.source=idx:../shared/data/mnist      # minibatch stddev, DiffAugment (:mnist's 3 000 steps)
+  ganjax sweep experiments/dcgan_mnist_sweep.py:codes --workdir sweeps/codes \
+      --config.data.source=idx:../shared/data/mnist      # self-conditioning on 10 / 20 / 40 clusters, InfoGAN
 
 Members that differ only in numbers (learning rates, betas, R1 gamma > 0, EMA, seed) train in one vmapped
 program; width and steps are structural (a program each). A member with constant learning rates evaluated
@@ -35,7 +37,7 @@ REF = {"optim.g.lr": 2e-4, "optim.d.lr": 2e-4, "optim.g.b1": 0.5, "optim.d.b1": 
 
 def _arg(arg):
     return parse_arg(arg, runlocal=False, screen=False, confirm=False, ema=False, offline=False,
-                     seeds=False, diverse=False)
+                     seeds=False, diverse=False, codes=False)
 
 
 def get_config(arg=None):
@@ -51,7 +53,7 @@ def get_config(arg=None):
     if a.offline:                         # the offline default's length
         c.train.steps = 1000
         c.train.ckpt_every = c.train.sample_every = 500
-    if a.diverse:                         # :mnist's length
+    if a.diverse or a.codes:              # :mnist's length
         c.train.steps = 3000
         c.train.ckpt_every = c.train.sample_every = 600
     if a.seeds:                           # twice :mnist's length; steps 3 000 and 6 000 stay evaluable
@@ -95,11 +97,17 @@ STAGES = {
     "diverse": [{**LR8, "seed": s, **change} for change in (
         {"model.d_mbstd": 4}, {"model.d_augment": "translation"}, {"model.d_augment": "translation,cutout"},
         {"model.d_mbstd": 4, "model.d_augment": "translation"}) for s in (0, 1, 2)],
+    # a one-hot code in the latent: self-conditioning on k-means clusters (model.clusters; :mnist has 20) or
+    # InfoGAN's free codes (model.info_codes); each value is structural (a program of its own)
+    "codes": [{**LR8, "seed": s, **change} for change in (
+        {"model.clusters": 10}, {"model.clusters": 20}, {"model.clusters": 40}, {"model.info_codes": 10})
+        for s in (0, 1, 2)],
 }
 
 
 def sweep(add, arg=None):
     a = _arg(arg)
-    stage = next((name for name in ("diverse", "seeds", "offline", "ema", "confirm") if a[name]), "screen")
+    stage = next((name for name in ("codes", "diverse", "seeds", "offline", "ema", "confirm") if a[name]),
+                 "screen")
     for change in STAGES[stage]:
         add(**{**REF, **change})

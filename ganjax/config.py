@@ -211,6 +211,8 @@ RANGES: tuple[tuple[str, Range], ...] = (
     ("model.pool_size", NON_NEGATIVE),        # 0 = no image history
     ("model.d_pack", POSITIVE_INT),           # PacGAN: images D judges at once (1 = one)
     ("model.d_mbstd", NON_NEGATIVE),          # minibatch stddev group size (0 = off)
+    ("model.info_codes", NON_NEGATIVE),       # InfoGAN code categories (0 = off)
+    ("model.clusters", NON_NEGATIVE),         # self-conditioning clusters (0 = off)
     ("loss.histogram_memory", FRACTION_BELOW_1),  # momentum of the running output histogram (0 = none)
     ("loss.*", NON_NEGATIVE),                 # loss weights: r1_gamma, gp_weight, lambda_*, style/content
     ("ema.*", NON_NEGATIVE),                  # half-life (0 = off) and ramp-up
@@ -227,7 +229,8 @@ RANGES: tuple[tuple[str, Range], ...] = (
     ("eval.classifier_steps", POSITIVE_INT),
 )
 CHOICES = {"model.dtype": ("float32", "bfloat16"), "train.on_nan": ("stop", "restore"),
-           "model.channels": (1, 3), "data.channels": (1, 3), "loss.recon": ("l1", "l2")}
+           "model.channels": (1, 3), "data.channels": (1, 3), "loss.recon": ("l1", "l2"),
+           "loss.cycle_space_A": ("rgb", "luma"), "loss.cycle_space_B": ("rgb", "luma")}
 
 
 def range_of(key: str) -> Range | None:

@@ -74,23 +74,34 @@ def load_run(run_dir: str, step: int | None = None, ema: bool = True) -> Run:
     return Run(cfg, recipe, recipe.inference_state(state, ema), recipe.generator_label(state, ema))
 
 
-def sample_images(recipe, state, n: int, seed: int = 0, batch: int = 256) -> np.ndarray:
-    """(n, H, W, C) float images in [-1, 1] from an unconditional generator, generated in batches."""
+def sample_images(recipe, state, n: int, seed: int = 0, batch: int = 256, code: int | None = None) -> np.ndarray:
+    """(n, H, W, C) float images in [-1, 1] from an unconditional generator, generated in batches. `code`: an
+    InfoGAN run's category for every image (default: drawn uniformly, as in training)."""
     if not hasattr(recipe, "noise"):
         raise UsageError(f"this run ({recipe.cfg.experiment}) has no unconditional generator; "
                          f"use ganjax translate")
+    kw = {}
+    if code is not None:
+        codes = getattr(recipe, "codes", 0)
+        if not codes:
+            raise UsageError("--code needs a run trained with codes (model.info_codes or model.clusters > 0); this one "
+                             "has none")
+        if not 0 <= code < codes:
+            raise UsageError(f"--code must be in 0..{codes - 1} (the run has {codes} codes), got {code}")
+        kw["code"] = code
     sample = jax.jit(recipe.sample)
     keys = jax.random.split(jax.random.PRNGKey(seed), (n + batch - 1) // batch)
-    out = [np.asarray(sample(state, recipe.noise(k, batch))) for k in keys]
+    out = [np.asarray(sample(state, recipe.noise(k, batch, **kw))) for k in keys]
     return np.concatenate(out)[:n]
 
 
-def generate(run: Run, n: int, seed: int = 0) -> np.ndarray:
-    """`n` images from a DCGAN run, float32 (n, H, W, C) in [-1, 1] (`ganjax.data.to_uint8` for pixels)."""
+def generate(run: Run, n: int, seed: int = 0, code: int | None = None) -> np.ndarray:
+    """`n` images from a DCGAN run, float32 (n, H, W, C) in [-1, 1] (`ganjax.data.to_uint8` for pixels);
+    `code`: an InfoGAN run's category (default: uniform)."""
     if n <= 0:
         raise UsageError(f"n must be positive, got {n}")
     from ganjax.config import check_seed
-    return sample_images(run.recipe, run.state, n, check_seed(seed))
+    return sample_images(run.recipe, run.state, n, check_seed(seed), code=code)
 
 
 def translate(run: Run, images, direction: str = "AtoB", mode: str = "auto"):

@@ -14,8 +14,9 @@ def test_defaults_are_the_articles_setup_with_the_swept_optimizer():
     assert cfg.train.batch_size == 64 and cfg.model.latent_dim == 100 and cfg.model.arch == "article"
     assert cfg.optim.g.lr == cfg.optim.d.lr == 8e-4 and cfg.optim.d.b1 == 0.5 and cfg.loss.r1_gamma == 1.0
     assert cfg.loss.name == "nonsaturating" and cfg.data.source == "digits" and cfg.train.steps == 2000
-    mnist = config.load(DCGAN + ":mnist")  # the README's real-MNIST run: the same settings, longer
+    mnist = config.load(DCGAN + ":mnist")  # the README's real-MNIST run: the same, longer, self-conditioned
     assert mnist.train.steps == 3000 and mnist.optim.g.lr == 8e-4 and mnist.train.ckpt_every == 600
+    assert mnist.model.clusters == 20 and cfg.model.clusters == 0 and mnist.model.arch == "article"
 
 
 def test_runlocal_shrinks_the_run():

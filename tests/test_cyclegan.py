@@ -405,3 +405,27 @@ def test_pixel_discriminator_is_selectable_and_judges_each_pixel_alone():
     assert tiny_crop.netd == "pixel"  # no PatchGAN map to fit: any crop size
     with pytest.raises(config_lib.ConfigError, match="unknown model.netd 'basic'; valid: patch, pixel"):
         recipes.build(tiny_config(("model.netd", "basic")))
+
+
+def test_luma_cycle_ignores_colour_the_other_domain_cannot_carry():
+    """loss.cycle_space_A=luma: a reconstruction with A's luma and other colours costs nothing; a luma shift of
+    0.1 costs 0.1 (times λ_A); the B cycle stays in RGB; grey data refuses it."""
+    recipe = recipes.build(tiny_config(("loss.cycle_space_A", "luma"), NO_NOISE))
+    state = recipe.init_state(0)
+    batch, hp = _known_batch(recipe), state.hp
+    outputs = recipe.generate(lambda name, x: x, batch, hp)
+    a = batch["A"]
+    luma = a @ jnp.array([0.299, 0.587, 0.114])
+    grey = jnp.repeat(luma[..., None], 3, axis=-1)  # the same luma, no colour
+    assert float(jnp.abs(grey - a).mean()) > 0.01   # the colours differ ...
+    run_d = Runner(recipe.modules, state.params["d"], state.model_state, jax.random.PRNGKey(0))
+    _, m = recipe.g_loss(run_d, batch, {**outputs, "rec_A": grey, "rec_B": batch["B"] + 0.1}, hp)
+    assert float(m["cycle_A"]) == pytest.approx(0.0, abs=1e-6)  # ... but not the luma: free
+    np.testing.assert_allclose(float(m["cycle_B"]), 0.1 * hp["lambda_B"], rtol=1e-5)  # B's cycle: RGB as before
+    _, m = recipe.g_loss(run_d, batch, {**outputs, "rec_A": grey + 0.1}, hp)
+    np.testing.assert_allclose(float(m["cycle_A"]), 0.1 * hp["lambda_A"], rtol=1e-4)
+    rgb = recipes.build(tiny_config(NO_NOISE))
+    _, m = rgb.g_loss(run_d, batch, {**outputs, "rec_A": grey}, hp)
+    np.testing.assert_allclose(float(m["cycle_A"]), float(jnp.abs(grey - a).mean()) * hp["lambda_A"], rtol=1e-5)
+    with pytest.raises(ConfigError, match="cycle_space_A' / '_B' = luma needs RGB data"):
+        recipes.build(tiny_config(("loss.cycle_space_A", "luma"), ("data.channels", 1)))

@@ -18,15 +18,20 @@ def add_parser(sub) -> None:
     s.add_argument("--seed", type=seed_arg, default=0, help="seed of the latent noise (default 0)")
     s.add_argument("--raw", action="store_true", help="use the raw generator, not its EMA (default: the EMA, "
                                                          "where the run keeps one)")
+    s.add_argument("--code", type=int, default=None, help="InfoGAN runs (model.info_codes): every sample of this "
+                                                          "category (default: drawn uniformly)")
     s.set_defaults(func=run)
 
 
 def run(args, overrides) -> None:
-    path, generator = sample_to(args.run, args.n, args.output, step=args.step, seed=args.seed, ema=not args.raw)
-    print(f"wrote {args.n} samples ({generator} generator) to {path}")
+    path, generator = sample_to(args.run, args.n, args.output, step=args.step, seed=args.seed, ema=not args.raw,
+                                code=args.code)
+    what = "" if args.code is None else f", code {args.code}"
+    print(f"wrote {args.n} samples ({generator} generator{what}) to {path}")
 
 
-def sample_to(run: str, n: int, output: str, step: int | None = None, seed: int = 0, ema: bool = True) -> tuple[str, str]:
+def sample_to(run: str, n: int, output: str, step: int | None = None, seed: int = 0, ema: bool = True,
+              code: int | None = None) -> tuple[str, str]:
     """Write the samples; returns (the path written, "EMA" or "raw": the generator used)."""
     import numpy as np
 
@@ -44,7 +49,7 @@ def sample_to(run: str, n: int, output: str, step: int | None = None, seed: int 
     if ext and os.path.exists(output):
         raise FileExistsError(f"{output} exists; choose another --output")
     opened = load_run(run, step, ema)
-    images = to_uint8(generate(opened, n, seed))
+    images = to_uint8(generate(opened, n, seed, code))
     if ext:  # one file: the array, or all samples as one grid image
         os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
         if ext == ".npz":

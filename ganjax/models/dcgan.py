@@ -52,13 +52,22 @@ def minibatch_stddev(x, group: int):
 
 
 class Discriminator(nn.Module):
-    """images (N, S, S, C) → logits (N,). mbstd > 0 adds minibatch_stddev over groups of mbstd before the logit."""
+    """images (N, S, S, C) → logits (N,). mbstd > 0 adds minibatch_stddev over groups of mbstd before the logit.
+
+    codes > 0 adds InfoGAN's Q head (Chen et al. 2016): logits over `codes` categories from the same features
+    as the logit; call with codes=True for (logits, code logits (N, codes)). The head's parameters exist from
+    init on, so the plain call (attribution, D's logit) is unchanged.
+
+    classes > 0 makes it a projection discriminator (Miyato & Koyama 2018): the logit of an image of class y
+    (an int array (N,)) gains ⟨embed(y), features⟩; without y (attribution) only the unconditional logit."""
     width: int = 128
     dtype: jnp.dtype = jnp.float32
     mbstd: int = 0
+    codes: int = 0
+    classes: int = 0
 
     @nn.compact
-    def __call__(self, x, train: bool = True):
+    def __call__(self, x, train: bool = True, codes: bool = False, y=None):
         x = x.astype(self.dtype)
         for _ in range(2):
             x = nn.Conv(self.width, (5, 5), strides=(2, 2), padding=same_pad(5), dtype=self.dtype,
@@ -66,8 +75,17 @@ class Discriminator(nn.Module):
             x = nn.leaky_relu(x, 0.2)
         if self.mbstd:
             x = minibatch_stddev(x, self.mbstd)
-        x = nn.Dense(1, dtype=self.dtype, dot_general=cpu_conv.dot_general)(x.reshape(x.shape[0], -1))
-        return x[:, 0].astype(jnp.float32)
+        h = x.reshape(x.shape[0], -1)
+        logits = nn.Dense(1, dtype=self.dtype, dot_general=cpu_conv.dot_general)(h)[:, 0].astype(jnp.float32)
+        if self.classes:
+            embed = nn.Embed(self.classes, h.shape[-1], embedding_init=nn.initializers.normal(0.02), name="Embed")
+            table = embed.embedding  # created at init whether or not y is given
+            if y is not None:
+                logits = logits + jnp.sum(table[y].astype(h.dtype) * h, axis=-1).astype(jnp.float32)
+        if not self.codes:
+            return logits
+        q = nn.Dense(self.codes, dtype=self.dtype, dot_general=cpu_conv.dot_general, name="Q")(h).astype(jnp.float32)
+        return (logits, q) if codes else logits
 
 
 _init = nn.initializers.normal(0.02)

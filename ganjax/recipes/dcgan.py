@@ -5,6 +5,8 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+import optax
 
 from ganjax import losses
 from ganjax.data import batch_indices, diffaugment, load_dataset, to_float
@@ -34,12 +36,26 @@ class DCGAN(Recipe):
         mbstd = int(m.get("d_mbstd", 0))  # configs written before model.d_mbstd: none
         if mbstd and m.arch != "article":
             raise ConfigError("config key 'model.d_mbstd' (minibatch standard deviation) needs model.arch=article")
+        # a one-hot code at the latent's tail: InfoGAN's (read back by a Q head on D) or self-conditioning's (the
+        # cluster of the real images D judges with it); configs written before these keys: none
+        self.info, self.clusters = int(m.get("info_codes", 0)), int(m.get("clusters", 0))
+        for key, k in (("info_codes", self.info), ("clusters", self.clusters)):
+            if k and m.arch != "article":
+                raise ConfigError(f"config key 'model.{key}' needs model.arch=article")
+            if k == 1:
+                raise ConfigError(f"config key 'model.{key}' must be 0 (off) or at least 2, got 1")
+        if self.info and self.clusters:
+            raise ConfigError("config keys 'model.info_codes' and 'model.clusters' cannot both be set: one code")
+        self.codes = self.info or self.clusters
+        self.grid_nrow = self.codes or None
         g_cls, d_cls = ARCHS[m.arch]
         dtype = compute_dtype(m.dtype)
+        d_kw = {**({"mbstd": mbstd} if mbstd else {}), **({"codes": self.info} if self.info else {}),
+                **({"classes": self.clusters} if self.clusters else {})}
         self.modules = {
             "g": g_cls(image_size=m.image_size, channels=m.channels, width=m.g_width, upsample=m.upsample,
                        dtype=dtype),
-            "d": d_cls(width=m.d_width, dtype=dtype, **({"mbstd": mbstd} if mbstd else {})),
+            "d": d_cls(width=m.d_width, dtype=dtype, **d_kw),
         }
         try:
             self.augment = diffaugment.parse_policy(m.get("d_augment", ""))
@@ -51,6 +67,9 @@ class DCGAN(Recipe):
         self.batch_size, self.latent_dim = cfg.train.batch_size, m.latent_dim
         self.d_has_state = m.arch == "dcgan64"
         self.pack = int(m.get("d_pack", 1))  # configs written before model.d_pack: D sees one image
+        if self.codes and self.pack > 1:
+            raise ConfigError(f"config key 'model.{'info_codes' if self.info else 'clusters'}' needs "
+                              f"model.d_pack=1: D reads the code of one image")
         if self.pack < 1 or self.batch_size % self.pack:
             raise ConfigError(f"config key 'model.d_pack' must be >= 1 and divide train.batch_size "
                               f"({self.batch_size}), got {m.get('d_pack')}")
@@ -63,18 +82,36 @@ class DCGAN(Recipe):
     def dataset(self):
         return load_dataset(self.cfg.data, self.cfg.model.image_size, self.cfg.model.channels)
 
+    @functools.cached_property
+    def cluster_assignment(self) -> tuple[np.ndarray, np.ndarray]:
+        """Self-conditioning (model.clusters = K): (each training image's cluster (n,), the clusters' shares (K,))
+        by k-means on the pixels (scikit-learn, seeded by the run's seed: the same clusters at every load)."""
+        from sklearn.cluster import KMeans
+
+        x = self.dataset.train
+        km = KMeans(self.clusters, n_init=3, random_state=self.cfg.seed).fit(
+            x.reshape(len(x), -1).astype(np.float32) / 255.0)
+        labels = km.labels_.astype(np.int32)
+        return labels, np.bincount(labels, minlength=self.clusters) / len(labels)
+
     def device_data(self):
-        return {"images": self.dataset.train}
+        data = {"images": self.dataset.train}
+        if self.clusters:
+            data["clusters"] = self.cluster_assignment[0]
+        return data
 
     def fixed_inputs(self, n):
-        return self.noise(jax.random.PRNGKey(self.cfg.seed + 1), n)
+        z = self.noise(jax.random.PRNGKey(self.cfg.seed + 1), n)
+        if self.codes:  # InfoGAN: column j of the sample grid (grid_nrow = codes) shows code j
+            z = z.at[:, -self.codes:].set(jax.nn.one_hot(jnp.arange(n) % self.codes, self.codes))
+        return z
 
     def visualize(self, state, z):
         return self.sample(self.inference_state(state), z)
 
     def example_inputs(self):
         m = self.cfg.model
-        return {"g": (jnp.zeros((2, m.latent_dim)),),
+        return {"g": (jnp.zeros((2, m.latent_dim + self.codes)),),
                 "d": (jnp.zeros((2, m.image_size, m.image_size, m.channels * self.pack)),)}
 
     def packed(self, x):
@@ -87,13 +124,18 @@ class DCGAN(Recipe):
             n // self.pack, h, w, self.pack * c)
 
     def hparams(self):
-        return {"r1_gamma": self.cfg.loss.r1_gamma, "gp_weight": self.cfg.loss.gp_weight}
+        hp = {"r1_gamma": self.cfg.loss.r1_gamma, "gp_weight": self.cfg.loss.gp_weight}
+        if self.codes:  # InfoGAN's weight on the code's cross-entropy (stackable in sweeps)
+            hp["info"] = self.cfg.loss.get("info", 1.0)
+        return hp
 
     def sample_batch(self, data, step, data_key, key):
         images = data["images"]
         idx = batch_indices(data_key, step, images.shape[0], self.batch_size)
-        z = jax.random.normal(key, (self.batch_size, self.latent_dim))
-        return {"real": to_float(images[idx]), "z": z}
+        batch = {"real": to_float(images[idx]), "z": self.noise(key, self.batch_size)}
+        if self.clusters:
+            batch["real_code"] = data["clusters"][idx]
+        return batch
 
     def generate(self, run, batch, hp):
         return {"fake": run("g", batch["z"])}
@@ -101,11 +143,25 @@ class DCGAN(Recipe):
     def d_inputs(self, outputs, extra, key):
         return outputs["fake"], extra
 
-    def _d_logits(self, run, real, fake):
+    def code_of(self, z):
+        """The code (N,) of latents with a one-hot tail."""
+        return jnp.argmax(z[:, -self.codes:], axis=-1)
+
+    def _d_logits(self, run, real, fake, y=None):
+        """D's logits of real and fake, and (InfoGAN, model.info_codes) Q's code logits of the fakes (else None)."""
         if self.d_has_state:  # batch norm: real and fake batches normalised separately, as in PyTorch
-            return run("d", real), run("d", fake)
-        logits = run("d", jnp.concatenate([real, fake]))
-        return logits[: real.shape[0]], logits[real.shape[0]:]
+            return run("d", real), run("d", fake), None
+        n = real.shape[0]
+        if self.info:
+            logits, q = run("d", jnp.concatenate([real, fake]), codes=True)
+            return logits[:n], logits[n:], q[n:]
+        logits = run("d", jnp.concatenate([real, fake]), **(y or {}))
+        return logits[:n], logits[n:], None
+
+    def info_loss(self, q_logits, z):
+        """InfoGAN's term: cross-entropy of Q's guess of each fake's code (the one-hot tail of its latent); a lower
+        bound on the mutual information between code and image, minimised by G and by D's Q head alike."""
+        return optax.softmax_cross_entropy_with_integer_labels(q_logits, self.code_of(z)).mean()
 
     def d_view(self, key, images):
         """What D is shown of a batch in training: DiffAugment (model.d_augment), then PacGAN packing."""
@@ -116,10 +172,14 @@ class DCGAN(Recipe):
     def d_loss(self, run, batch, fake, key, hp):
         real = self.d_view(jax.random.fold_in(key, 0xA01), batch["real"])
         fake = self.d_view(jax.random.fold_in(key, 0xA02), fake)
-        real_logits, fake_logits = self._d_logits(run, real, fake)
+        y = {"y": jnp.concatenate([batch["real_code"], self.code_of(batch["z"])])} if self.clusters else {}
+        real_logits, fake_logits, q_logits = self._d_logits(run, real, fake, y)
         loss = self.adv.d_loss(real_logits, fake_logits)
         metrics = {"d_real": jnp.mean(jax.nn.sigmoid(real_logits)), "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits))}
-        d_fn = lambda x: run("d", x, record=False)
+        if self.info:
+            metrics["info_d"] = info = self.info_loss(q_logits, batch["z"])
+            loss = loss + hp["info"] * info
+        d_fn = lambda x: run("d", x, record=False, **({"y": batch["real_code"]} if self.clusters else {}))
         if self.use_r1:
             metrics["r1"] = r1 = losses.r1_penalty(d_fn, real)
             loss = loss + 0.5 * hp["r1_gamma"] * r1
@@ -130,11 +190,29 @@ class DCGAN(Recipe):
 
     def g_loss(self, run, batch, outputs, hp):
         fake = self.d_view(jax.random.fold_in(run.rng, 0xA06), outputs["fake"])
-        return self.adv.g_loss(run("d", fake)), {}
+        if self.clusters:
+            return self.adv.g_loss(run("d", fake, y=self.code_of(batch["z"]))), {}
+        if not self.info:
+            return self.adv.g_loss(run("d", fake)), {}
+        logits, q_logits = run("d", fake, codes=True)
+        info = self.info_loss(q_logits, batch["z"])
+        return self.adv.g_loss(logits) + hp["info"] * info, {"info_g": info}
 
     # -- inference -----------------------------------------------------------------------------------
-    def noise(self, key, n):
-        return jax.random.normal(key, (n, self.latent_dim))
+    def noise(self, key, n, code=None):
+        """Latents (n, latent_dim): N(0, I); with a code (model.info_codes or model.clusters = K) a one-hot code is
+        appended, (n, latent_dim + K): InfoGAN's uniform over the K categories, self-conditioning's drawn with the
+        clusters' shares among the real images; or all `code` when given."""
+        if not self.codes:
+            return jax.random.normal(key, (n, self.latent_dim))
+        k_z, k_c = jax.random.split(key)
+        if code is not None:
+            c = jnp.full((n,), code)
+        elif self.clusters:
+            c = jax.random.categorical(k_c, jnp.log(jnp.asarray(self.cluster_assignment[1], jnp.float32)), shape=(n,))
+        else:
+            c = jax.random.randint(k_c, (n,), 0, self.codes)
+        return jnp.concatenate([jax.random.normal(k_z, (n, self.latent_dim)), jax.nn.one_hot(c, self.codes)], -1)
 
     def sample(self, state, z):
         """Images from latents with the generator in inference mode."""

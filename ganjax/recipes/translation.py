@@ -40,6 +40,10 @@ class CycleGAN(TranslationRecipe):
         self.modules = {"G_A": self.make_generator(), "G_B": self.make_generator(),
                         "D_A": self.make_discriminator(), "D_B": self.make_discriminator()}
         self.use_identity = cfg.loss.lambda_identity > 0
+        # the space each cycle is measured in (configs written before loss.cycle_space_*: RGB)
+        self.cycle_space = {d: cfg.loss.get(f"cycle_space_{d}", "rgb") for d in "AB"}
+        if "luma" in self.cycle_space.values() and self.channels != 3:
+            raise ConfigError("config key 'loss.cycle_space_A' / '_B' = luma needs RGB data (data.channels=3)")
         self.merge_generator_calls = True  # False: the reference's six generator calls (an A/B switch)
 
     def direction_net(self, direction):
@@ -151,8 +155,8 @@ class CycleGAN(TranslationRecipe):
         a, b = batch["A"], batch["B"]
         m = {"G_A": self.adv.g_loss(self._d_fake(run, "D_A", b, outputs["fake_B"])),
              "G_B": self.adv.g_loss(self._d_fake(run, "D_B", a, outputs["fake_A"])),
-             "cycle_A": losses.l1(outputs["rec_A"], a) * hp["lambda_A"],
-             "cycle_B": losses.l1(outputs["rec_B"], b) * hp["lambda_B"]}
+             "cycle_A": self.cycle_l1("A", outputs["rec_A"], a) * hp["lambda_A"],
+             "cycle_B": self.cycle_l1("B", outputs["rec_B"], b) * hp["lambda_B"]}
         if self.use_identity:
             m["idt_A"] = losses.l1(outputs["idt_A"], b) * hp["lambda_B"] * hp["lambda_identity"]
             m["idt_B"] = losses.l1(outputs["idt_B"], a) * hp["lambda_A"] * hp["lambda_identity"]
@@ -169,6 +173,14 @@ class CycleGAN(TranslationRecipe):
         sc_b, met_b = self.style_content(run, batch, "D_B", outputs["fake_A"], b, a, hp)
         m.update({f"{k}_A2B": v for k, v in met_a.items()}, **{f"{k}_B2A": v for k, v in met_b.items()})
         return total + sc_a + sc_b, m
+
+    def cycle_l1(self, domain, rec, x):
+        """The cycle's L1 between x and its reconstruction, in RGB or (loss.cycle_space_<domain> = luma) on the
+        ITU-R 601 luma alone: when the other domain holds less (a sepia or grey tone), the colours cannot come back
+        through it, and asking for them makes the generator hide them in its output (Chu et al. 2017)."""
+        if self.cycle_space[domain] == "luma":
+            return losses.l1(rgb_to_ycc(rec)[..., 0], rgb_to_ycc(x)[..., 0])
+        return losses.l1(rec, x)
 
     def visualize(self, state, fixed):
         """Per test image one row: real A, fake B, rec A, real B, fake A, rec B (EMA generators)."""
