@@ -74,10 +74,11 @@ def get_config(arg=None):
     c.eval.num_samples = 2000
     c.eval.classifier_steps = 800
 
-    if arg.mnist:                     # real MNIST (give --config.data.source): ~11 minutes on a 2-core CPU
+    if arg.mnist:                     # real MNIST (give --config.data.source): ~16 CPU-minutes on a 2-core CPU
         c.train.steps = 3000
         # self-conditioning on 20 k-means clusters: every part of the data generated as often as it is real
-        # (seed 0 at 3 000 steps: Fréchet ratio 1.18 -> 0.83, rarest class 5.7 % -> 8.05 %; docs/quality.md)
+        # (seeds 0/1/2: Fréchet ratio 0.83/0.77/0.91, rarest class 8.05/8.1/7.85 %; without: 1.18 and 5.7 % on
+        # seed 0; docs/quality.md)
         c.model.clusters = 20
         c.train.sample_every = c.train.ckpt_every = 600
     if arg.runlocal:
