@@ -74,7 +74,7 @@ def get_config(arg=None):
     c.eval.num_samples = 2000
     c.eval.classifier_steps = 800
 
-    if arg.mnist:                     # real MNIST (give --config.data.source): ~16 CPU-minutes on a 2-core CPU
+    if arg.mnist:                     # real MNIST (give --config.data.source): 9 min on a quiet 2-core CPU
         c.train.steps = 3000
         # self-conditioning on 20 k-means clusters: every part of the data generated as often as it is real
         # (seeds 0/1/2: Fréchet ratio 0.83/0.77/0.91, rarest class 8.05/8.1/7.85 %; without: 1.18 and 5.7 % on
