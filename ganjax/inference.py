@@ -75,8 +75,8 @@ def load_run(run_dir: str, step: int | None = None, ema: bool = True) -> Run:
 
 
 def sample_images(recipe, state, n: int, seed: int = 0, batch: int = 256, code: int | None = None) -> np.ndarray:
-    """(n, H, W, C) float images in [-1, 1] from an unconditional generator, generated in batches. `code`: an
-    InfoGAN run's category for every image (default: drawn uniformly, as in training)."""
+    """(n, H, W, C) float images in [-1, 1] from an unconditional generator, generated in batches. `code`: a
+    run's latent code (model.clusters, model.info_codes) for every image (default: drawn as in training)."""
     if not hasattr(recipe, "noise"):
         raise UsageError(f"this run ({recipe.cfg.experiment}) has no unconditional generator; "
                          f"use ganjax translate")
@@ -97,7 +97,7 @@ def sample_images(recipe, state, n: int, seed: int = 0, batch: int = 256, code: 
 
 def generate(run: Run, n: int, seed: int = 0, code: int | None = None) -> np.ndarray:
     """`n` images from a DCGAN run, float32 (n, H, W, C) in [-1, 1] (`ganjax.data.to_uint8` for pixels);
-    `code`: an InfoGAN run's category (default: uniform)."""
+    `code`: the latent code of every image for runs with one (default: drawn as in training)."""
     if n <= 0:
         raise UsageError(f"n must be positive, got {n}")
     from ganjax.config import check_seed

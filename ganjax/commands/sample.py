@@ -18,8 +18,9 @@ def add_parser(sub) -> None:
     s.add_argument("--seed", type=seed_arg, default=0, help="seed of the latent noise (default 0)")
     s.add_argument("--raw", action="store_true", help="use the raw generator, not its EMA (default: the EMA, "
                                                          "where the run keeps one)")
-    s.add_argument("--code", type=int, default=None, help="InfoGAN runs (model.info_codes): every sample of this "
-                                                          "category (default: drawn uniformly)")
+    s.add_argument("--code", type=int, default=None, help="runs with a latent code (model.clusters, "
+                                                          "model.info_codes): every sample of this code "
+                                                          "(default: drawn as in training)")
     s.set_defaults(func=run)
 
 

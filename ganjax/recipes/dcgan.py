@@ -102,7 +102,7 @@ class DCGAN(Recipe):
 
     def fixed_inputs(self, n):
         z = self.noise(jax.random.PRNGKey(self.cfg.seed + 1), n)
-        if self.codes:  # InfoGAN: column j of the sample grid (grid_nrow = codes) shows code j
+        if self.codes:  # column j of the sample grid (grid_nrow = codes) shows code j
             z = z.at[:, -self.codes:].set(jax.nn.one_hot(jnp.arange(n) % self.codes, self.codes))
         return z
 
@@ -125,7 +125,7 @@ class DCGAN(Recipe):
 
     def hparams(self):
         hp = {"r1_gamma": self.cfg.loss.r1_gamma, "gp_weight": self.cfg.loss.gp_weight}
-        if self.codes:  # InfoGAN's weight on the code's cross-entropy (stackable in sweeps)
+        if self.info:  # InfoGAN's weight on the code's cross-entropy (stackable in sweeps)
             hp["info"] = self.cfg.loss.get("info", 1.0)
         return hp
 
@@ -147,7 +147,11 @@ class DCGAN(Recipe):
         """The code (N,) of latents with a one-hot tail."""
         return jnp.argmax(z[:, -self.codes:], axis=-1)
 
-    def _d_logits(self, run, real, fake, y=None):
+    def d_condition(self, code):
+        """D's keyword arguments for images of these codes (N,): the cluster for the projection D (model.clusters)."""
+        return {"y": code} if self.clusters else {}
+
+    def _d_logits(self, run, real, fake, cond=None):
         """D's logits of real and fake, and (InfoGAN, model.info_codes) Q's code logits of the fakes (else None)."""
         if self.d_has_state:  # batch norm: real and fake batches normalised separately, as in PyTorch
             return run("d", real), run("d", fake), None
@@ -155,7 +159,7 @@ class DCGAN(Recipe):
         if self.info:
             logits, q = run("d", jnp.concatenate([real, fake]), codes=True)
             return logits[:n], logits[n:], q[n:]
-        logits = run("d", jnp.concatenate([real, fake]), **(y or {}))
+        logits = run("d", jnp.concatenate([real, fake]), **(cond or {}))
         return logits[:n], logits[n:], None
 
     def info_loss(self, q_logits, z):
@@ -172,14 +176,15 @@ class DCGAN(Recipe):
     def d_loss(self, run, batch, fake, key, hp):
         real = self.d_view(jax.random.fold_in(key, 0xA01), batch["real"])
         fake = self.d_view(jax.random.fold_in(key, 0xA02), fake)
-        y = {"y": jnp.concatenate([batch["real_code"], self.code_of(batch["z"])])} if self.clusters else {}
-        real_logits, fake_logits, q_logits = self._d_logits(run, real, fake, y)
+        real_code = batch.get("real_code")
+        cond = self.d_condition(jnp.concatenate([real_code, self.code_of(batch["z"])]) if self.clusters else None)
+        real_logits, fake_logits, q_logits = self._d_logits(run, real, fake, cond)
         loss = self.adv.d_loss(real_logits, fake_logits)
         metrics = {"d_real": jnp.mean(jax.nn.sigmoid(real_logits)), "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits))}
         if self.info:
             metrics["info_d"] = info = self.info_loss(q_logits, batch["z"])
             loss = loss + hp["info"] * info
-        d_fn = lambda x: run("d", x, record=False, **({"y": batch["real_code"]} if self.clusters else {}))
+        d_fn = lambda x: run("d", x, record=False, **self.d_condition(real_code))
         if self.use_r1:
             metrics["r1"] = r1 = losses.r1_penalty(d_fn, real)
             loss = loss + 0.5 * hp["r1_gamma"] * r1
@@ -190,10 +195,9 @@ class DCGAN(Recipe):
 
     def g_loss(self, run, batch, outputs, hp):
         fake = self.d_view(jax.random.fold_in(run.rng, 0xA06), outputs["fake"])
-        if self.clusters:
-            return self.adv.g_loss(run("d", fake, y=self.code_of(batch["z"]))), {}
         if not self.info:
-            return self.adv.g_loss(run("d", fake)), {}
+            cond = self.d_condition(self.code_of(batch["z"]) if self.clusters else None)
+            return self.adv.g_loss(run("d", fake, **cond)), {}
         logits, q_logits = run("d", fake, codes=True)
         info = self.info_loss(q_logits, batch["z"])
         return self.adv.g_loss(logits) + hp["info"] * info, {"info_g": info}
