@@ -25,6 +25,9 @@ EXP = os.path.join(ROOT, "experiments")
 SMALL_DCGAN = [("model.g_width", "16"), ("model.d_width", "16"), ("train.batch_size", "16"), ("data.limit", "400")]
 CASES = {  # name: (experiment file, overrides); batches divisible by 8
     "dcgan": ("dcgan_mnist.py", SMALL_DCGAN),
+    # self-conditioning: each real image's k-means cluster (device data) picked by the batch's indices, and the
+    # projection D's class embedding, with R1 on the real half
+    "dcgan_clusters": ("dcgan_mnist.py", SMALL_DCGAN + [("model.clusters", "4"), ("loss.r1_gamma", "1")]),
     # Radford et al.'s 64x64 DCGAN has batch norm in G and D (conv_transpose: the only upsampling whose
     # output is 64x64 with its 4x4 kernels at the time of writing)
     "dcgan64_batchnorm": ("dcgan_mnist.py", [("model.arch", "dcgan64"), ("model.image_size", "64"),

@@ -25,7 +25,10 @@ TINY = [("data.load_size", 18), ("data.crop_size", 16), ("model.generator", "res
         ("optim.g.lr", 2e-3), ("optim.d.lr", 2e-3)]
 
 
-NO_NOISE = ("loss.cycle_noise_A", 0.0)  # :runlocal's cycle noise off, for the known-answer tests of the terms
+# the reference's loss terms (an RGB cycle, no histogram term, no cycle noise), for the known-answer tests of the
+# terms; :runlocal's luma cycle and histogram specification have tests of their own
+PLAIN = (("loss.cycle_noise_A", 0.0), ("loss.cycle_space_A", "rgb"), ("loss.histogram_A", 0.0),
+         ("loss.histogram_memory", 0.0))
 
 
 def tiny_config(*extra):
@@ -86,7 +89,8 @@ def test_without_a_pool_the_run_checkpoints_and_d_sees_this_steps_fakes(tmp_path
     """model.pool_size = 0 ("none") keeps no buffer: a zero-size one made orbax fail at the first checkpoint."""
     workdir = str(tmp_path / "run")
     cfg = tiny_config(("data.root", make_task(tmp_path / "task")), ("model.pool_size", 0), ("train.steps", 4),
-                      ("train.ckpt_every", 2), ("train.sample_every", 4))
+                      ("train.ckpt_every", 2), ("train.sample_every", 4),
+                      ("loss.histogram_memory", 0.0))  # :runlocal's running histogram lives in extra too
     train_and_evaluate(cfg, workdir, progress=False)
     _, recipe, state = load_run(workdir, ema=False)
     assert int(state.step) == 4 and state.extra == {}
@@ -129,7 +133,7 @@ def _known_batch(recipe):
 
 def test_identity_generators_give_zero_cycle_and_known_identity_terms():
     # the reference's λ_A and identity weight (:runlocal: 1 and 1)
-    recipe = recipes.build(tiny_config(("loss.lambda_A", 10.0), ("loss.lambda_identity", 0.5), NO_NOISE))
+    recipe = recipes.build(tiny_config(("loss.lambda_A", 10.0), ("loss.lambda_identity", 0.5), *PLAIN))
     state = recipe.init_state(0)
     batch, hp = _known_batch(recipe), state.hp
     outputs = recipe.generate(lambda name, x: x, batch, hp)  # G_A = G_B = identity
@@ -151,7 +155,7 @@ def test_identity_generators_give_zero_cycle_and_known_identity_terms():
 def test_one_generator_pass_over_both_domains_equals_separate_calls():
     """generate() runs each generator once over [its domain, the other's] (translation and identity in one
     call, half the kernel launches); with instance norm that is the same function as the reference's calls."""
-    recipe = recipes.build(tiny_config(NO_NOISE))
+    recipe = recipes.build(tiny_config(*PLAIN))
     state = recipe.init_state(0)
     batch = _known_batch(recipe)
     batch = {"A": jnp.tanh(jax.random.normal(jax.random.PRNGKey(1), batch["A"].shape)),
@@ -169,7 +173,7 @@ def test_one_generator_pass_over_both_domains_equals_separate_calls():
         np.testing.assert_allclose(out[k], expected[k], atol=1e-5, err_msg=k)
     assert float(jnp.std(out["fake_B"] - out["idt_A"])) > 1e-3  # the two halves are different images
     # batch norm: separate calls (a batch of both domains would change its statistics)
-    bn = recipes.build(tiny_config(("model.norm", "batch"), NO_NOISE))
+    bn = recipes.build(tiny_config(("model.norm", "batch"), *PLAIN))
     calls.clear()
     bn.generate(lambda name, x: calls.append((name, x.shape[0])) or x, batch, state.hp)
     assert sorted(calls) == sorted([("G_A", n)] * 3 + [("G_B", n)] * 3)
@@ -197,7 +201,7 @@ def test_d_loss_is_half_lsgan_per_discriminator():
 
 
 def test_style_and_content_terms_on_discriminator_features():
-    cfg = tiny_config(("loss.style_weight", 2.0), ("loss.content_weight", 0.5), NO_NOISE)
+    cfg = tiny_config(("loss.style_weight", 2.0), ("loss.content_weight", 0.5), *PLAIN)
     recipe = recipes.build(cfg)
     state = recipe.init_state(0)
     assert float(state.hp["style_weight"]) == 2.0
@@ -219,7 +223,7 @@ def test_style_and_content_terms_on_discriminator_features():
 
 
 def test_feature_matching_term_compares_batch_means_of_one_layer():
-    cfg = tiny_config(("loss.feature_match", 3.0), ("loss.feature_layers", "Conv_1"), NO_NOISE)
+    cfg = tiny_config(("loss.feature_match", 3.0), ("loss.feature_layers", "Conv_1"), *PLAIN)
     recipe = recipes.build(cfg)
     state = recipe.init_state(0)
     assert float(state.hp["feature_match"]) == 3.0
@@ -258,12 +262,11 @@ def test_cycle_noise_reaches_only_the_cycle():
     assert float(jnp.abs(out["rec_B"] - 1).max()) == 0.0  # cycle_noise_B = 0: B -> A -> B is untouched
     quiet = recipe.generate(IdentityG(), batch, {**state.hp, "cycle_noise_A": jnp.float32(0.0)})
     assert float(jnp.abs(quiet["rec_A"]).max()) == 0.0  # the std is the hp's (sweeps stack it)
-    assert recipes.build(tiny_config(NO_NOISE)).cycle_noise == (False, False)
-    assert recipes.build(tiny_config()).cycle_noise == (True, False)  # :runlocal's default
+    assert recipes.build(tiny_config(*PLAIN)).cycle_noise == (False, False)  # :runlocal's default
 
 
 def test_histogram_term_compares_each_output_with_its_target_domain():
-    recipe = recipes.build(tiny_config(("loss.histogram_A", 2.0), ("loss.histogram_B", 2.0)))
+    recipe = recipes.build(tiny_config(*PLAIN, ("loss.histogram_A", 2.0), ("loss.histogram_B", 2.0)))
     state = recipe.init_state(0)
     assert float(state.hp["histogram_A"]) == float(state.hp["histogram_B"]) == 2.0
     run = Runner(recipe.modules, state.params["d"], state.model_state, jax.random.PRNGKey(0))
@@ -278,16 +281,16 @@ def test_histogram_term_compares_each_output_with_its_target_domain():
     assert float(m["hist_A"]) > 0.2
     _, m_right = recipe.g_loss(run, batch, {**outputs, "fake_B": b[::-1], "fake_A": a[:, ::-1]}, state.hp)
     assert float(m_right["hist_A"]) < 1e-6 and float(m_right["hist_B"]) < 1e-6  # the right levels, any layout
-    _, m_off = recipes.build(tiny_config()).g_loss(run, batch, outputs, state.hp)
+    _, m_off = recipes.build(tiny_config(*PLAIN)).g_loss(run, batch, outputs, state.hp)
     assert "hist_A" not in m_off  # weight 0 (the default): not in the step
-    old = tiny_config()  # a run configured before the split: one loss.histogram weight for both outputs
+    old = tiny_config(*PLAIN)  # a run configured before the split: one loss.histogram weight for both outputs
     with old.unlocked():
         del old.loss["histogram_A"], old.loss["histogram_B"]
         old.loss.histogram = 2.0
     old_recipe = recipes.build(old)
     _, m_old = old_recipe.g_loss(run, batch, outputs, old_recipe.init_state(0).hp)
     assert float(m_old["hist_A"]) == pytest.approx(float(m["hist_A"])) and "hist_B" in m_old
-    one_way = recipes.build(tiny_config(("loss.histogram_A", 2.0)))  # G_A's output alone
+    one_way = recipes.build(tiny_config(*PLAIN, ("loss.histogram_A", 2.0)))  # G_A's output alone
     _, m_one = one_way.g_loss(run, batch, outputs, one_way.init_state(0).hp)
     assert float(m_one["hist_A"]) == pytest.approx(float(m["hist_A"])) and "hist_B" not in m_one
 
@@ -410,7 +413,7 @@ def test_pixel_discriminator_is_selectable_and_judges_each_pixel_alone():
 def test_luma_cycle_ignores_colour_the_other_domain_cannot_carry():
     """loss.cycle_space_A=luma: a reconstruction with A's luma and other colours costs nothing; a luma shift of
     0.1 costs 0.1 (times λ_A); the B cycle stays in RGB; grey data refuses it."""
-    recipe = recipes.build(tiny_config(("loss.cycle_space_A", "luma"), NO_NOISE))
+    recipe = recipes.build(tiny_config(*PLAIN, ("loss.cycle_space_A", "luma")))
     state = recipe.init_state(0)
     batch, hp = _known_batch(recipe), state.hp
     outputs = recipe.generate(lambda name, x: x, batch, hp)
@@ -424,7 +427,7 @@ def test_luma_cycle_ignores_colour_the_other_domain_cannot_carry():
     np.testing.assert_allclose(float(m["cycle_B"]), 0.1 * hp["lambda_B"], rtol=1e-5)  # B's cycle: RGB as before
     _, m = recipe.g_loss(run_d, batch, {**outputs, "rec_A": grey + 0.1}, hp)
     np.testing.assert_allclose(float(m["cycle_A"]), 0.1 * hp["lambda_A"], rtol=1e-4)
-    rgb = recipes.build(tiny_config(NO_NOISE))
+    rgb = recipes.build(tiny_config(*PLAIN))
     _, m = rgb.g_loss(run_d, batch, {**outputs, "rec_A": grey}, hp)
     np.testing.assert_allclose(float(m["cycle_A"]), float(jnp.abs(grey - a).mean()) * hp["lambda_A"], rtol=1e-5)
     with pytest.raises(ConfigError, match="cycle_space_A' / '_B' = luma needs RGB data"):

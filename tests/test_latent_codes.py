@@ -84,11 +84,15 @@ def test_infogan_config_errors(overrides, message):
     assert message in str(e.value)
 
 
-def test_clusters_are_fixed_by_the_seed_and_codes_follow_their_shares():
+def test_clusters_are_the_same_at_every_load_and_seed_and_codes_follow_their_shares():
     cfg = tiny_cfg(("model.clusters", "5"))
     labels, shares = recipes.build(cfg).cluster_assignment
     again, _ = recipes.build(cfg).cluster_assignment  # a later load (sample, eval) sees the same clusters
     np.testing.assert_array_equal(labels, again)
+    # and so does another seed: a sweep stacks members over seeds on group[0]'s data (its clusters), and each
+    # member's later load must draw codes with the shares it trained on
+    other, _ = recipes.build(tiny_cfg(("model.clusters", "5"), ("seed", "7"))).cluster_assignment
+    np.testing.assert_array_equal(labels, other)
     r = recipes.build(cfg)
     assert labels.shape == (len(r.dataset.train),) and set(np.unique(labels)) == set(range(5))
     np.testing.assert_allclose(shares, np.bincount(labels) / len(labels))

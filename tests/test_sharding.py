@@ -18,7 +18,7 @@ from ganjax.inference import load_run
 from tests.conftest import ROOT, tiny_argv
 
 SCRIPT = os.path.join(ROOT, "tests", "sharded_equivalence.py")
-CASES = ("dcgan", "dcgan64_batchnorm", "cyclegan", "pix2pix_batchnorm")
+CASES = ("dcgan", "dcgan_clusters", "dcgan64_batchnorm", "cyclegan", "pix2pix_batchnorm")
 EIGHT = dict(os.environ, XLA_FLAGS=(os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8").strip())
 
 

@@ -85,11 +85,13 @@ class DCGAN(Recipe):
     @functools.cached_property
     def cluster_assignment(self) -> tuple[np.ndarray, np.ndarray]:
         """Self-conditioning (model.clusters = K): (each training image's cluster (n,), the clusters' shares (K,))
-        by k-means on the pixels (scikit-learn, seeded by the run's seed: the same clusters at every load)."""
+        by k-means on the pixels (scikit-learn). Seeded by a constant, not the run's seed: the same clusters at
+        every load (resume, sample, eval) and for every seed, so a sweep's members stacked over seeds, which
+        train on one copy of the data, sample their codes with the shares they were trained on."""
         from sklearn.cluster import KMeans
 
         x = self.dataset.train
-        km = KMeans(self.clusters, n_init=3, random_state=self.cfg.seed).fit(
+        km = KMeans(self.clusters, n_init=3, random_state=0).fit(
             x.reshape(len(x), -1).astype(np.float32) / 255.0)
         labels = km.labels_.astype(np.int32)
         return labels, np.bincount(labels, minlength=self.clusters) / len(labels)
