@@ -2,6 +2,7 @@
 
     pip install torch torchvision pytorch-fid   # plus ganjax's requirements (jax, flax), in one environment
     python benchmarks/inception_equality.py     # --fixture '' to skip writing tests/fixtures/inception_equality.npz
+    python benchmarks/inception_equality.py --replay   # without torch: ganjax against the committed fixture
 
 pytorch-fid's `InceptionV3([3], resize_input=True, normalize_input=True)` is built with its weight download
 replaced by a state dict of numpy-generated weights (ganjax.metrics.inception_convert.random_state_dict, He-scaled
@@ -84,6 +85,30 @@ def rel_errors(ours: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
             float((np.linalg.norm(ours - ref.astype(np.float64), axis=1) / np.linalg.norm(ref, axis=1)).max()))
 
 
+def replay(path: str) -> int:
+    """The figures of a run with torch, from the fixture it wrote: pytorch-fid's features and FID of its pictures
+    against ganjax's, whose weights come from the fixture's recipe through the converter."""
+    from ganjax.metrics import inception as inc
+    from ganjax.metrics.frechet import frechet_distance
+    from ganjax.metrics.inception_convert import convert_state_dict, random_state_dict, save_npz
+
+    with np.load(path, allow_pickle=False) as z:
+        fx = {k: z[k] for k in z.files}
+    recipe = {k[len("recipe_"):]: fx[k].item() for k in fx if k.startswith("recipe_")}
+    with tempfile.TemporaryDirectory() as tmp:
+        save_npz(convert_state_dict(random_state_dict(**recipe)), os.path.join(tmp, "inception_random.npz"))
+        params = inc.load_inception(os.path.join(tmp, "inception_random.npz"))
+    both, ref = np.concatenate([fx["images_a"], fx["images_b"]]), np.concatenate([fx["features_a"], fx["features_b"]])
+    n = len(fx["images_a"])
+    ours = inc.inception_features(both, params, batch_size=len(both))
+    e_max, e_img = rel_errors(ours, ref)
+    fid, fid_ref = frechet_distance(ours[:n], ours[n:]), float(fx["fid"])
+    print(f"{path}: {len(both)} images {both.shape[1]}x{both.shape[2]}, pytorch-fid's features and FID")
+    print(f"uint8 input: max|Δ|/max|ref| {e_max:.2e}, max per-image ‖Δ‖/‖ref‖ {e_img:.2e}; FID ganjax {fid:.6f}, "
+          f"pytorch-fid {fid_ref:.6f}, relative {abs(fid - fid_ref) / abs(fid_ref):.2e}")
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seed", type=int, default=0, help="weight recipe seed")
@@ -93,7 +118,11 @@ def main(argv=None) -> int:
     p.add_argument("--width", type=int, default=64)
     p.add_argument("--fixture", default=os.path.join(ROOT, "tests", "fixtures", "inception_equality.npz"),
                    help="where to write the test fixture ('' for nowhere)")
+    p.add_argument("--replay", action="store_true",
+                   help="no torch: compare ganjax with the pytorch-fid features and FID kept in --fixture")
     args = p.parse_args(argv)
+    if args.replay:
+        return replay(args.fixture)
 
     import torch
     import torch.nn.functional as F
