@@ -85,27 +85,41 @@ def rel_errors(ours: np.ndarray, ref: np.ndarray) -> tuple[float, float]:
             float((np.linalg.norm(ours - ref.astype(np.float64), axis=1) / np.linalg.norm(ref, axis=1)).max()))
 
 
+def ganjax_inception(state_dict: dict):
+    """ganjax's FID Inception with these pytorch-fid weights, through the converter's mapping, the .npz and the
+    loader (the path a user's converted file takes)."""
+    from ganjax.metrics import inception as inc
+    from ganjax.metrics.inception_convert import convert_state_dict, save_npz
+
+    with tempfile.TemporaryDirectory() as tmp:
+        save_npz(convert_state_dict(state_dict), os.path.join(tmp, "inception_random.npz"))
+        return inc.load_inception(os.path.join(tmp, "inception_random.npz"))
+
+
+def report(name: str, ours: np.ndarray, ref: np.ndarray, n: int, fid_ref: float) -> None:
+    """One line: ganjax's features of the two sets (first n, rest) against pytorch-fid's, and the FIDs."""
+    from ganjax.metrics.frechet import frechet_distance
+
+    e_max, e_img = rel_errors(ours, ref)
+    fid = frechet_distance(ours[:n], ours[n:])
+    print(f"{name}: max|Δ|/max|ref| {e_max:.2e}, max per-image ‖Δ‖/‖ref‖ {e_img:.2e}; FID ganjax {fid:.6f}, "
+          f"pytorch-fid {fid_ref:.6f}, relative {abs(fid - fid_ref) / abs(fid_ref):.2e}")
+
+
 def replay(path: str) -> int:
     """The figures of a run with torch, from the fixture it wrote: pytorch-fid's features and FID of its pictures
     against ganjax's, whose weights come from the fixture's recipe through the converter."""
     from ganjax.metrics import inception as inc
-    from ganjax.metrics.frechet import frechet_distance
-    from ganjax.metrics.inception_convert import convert_state_dict, random_state_dict, save_npz
+    from ganjax.metrics.inception_convert import random_state_dict
 
     with np.load(path, allow_pickle=False) as z:
         fx = {k: z[k] for k in z.files}
     recipe = {k[len("recipe_"):]: fx[k].item() for k in fx if k.startswith("recipe_")}
-    with tempfile.TemporaryDirectory() as tmp:
-        save_npz(convert_state_dict(random_state_dict(**recipe)), os.path.join(tmp, "inception_random.npz"))
-        params = inc.load_inception(os.path.join(tmp, "inception_random.npz"))
+    params = ganjax_inception(random_state_dict(**recipe))
     both, ref = np.concatenate([fx["images_a"], fx["images_b"]]), np.concatenate([fx["features_a"], fx["features_b"]])
-    n = len(fx["images_a"])
-    ours = inc.inception_features(both, params, batch_size=len(both))
-    e_max, e_img = rel_errors(ours, ref)
-    fid, fid_ref = frechet_distance(ours[:n], ours[n:]), float(fx["fid"])
     print(f"{path}: {len(both)} images {both.shape[1]}x{both.shape[2]}, pytorch-fid's features and FID")
-    print(f"uint8 input: max|Δ|/max|ref| {e_max:.2e}, max per-image ‖Δ‖/‖ref‖ {e_img:.2e}; FID ganjax {fid:.6f}, "
-          f"pytorch-fid {fid_ref:.6f}, relative {abs(fid - fid_ref) / abs(fid_ref):.2e}")
+    report("uint8 input", inc.inception_features(both, params, batch_size=len(both)), ref, len(fx["images_a"]),
+           float(fx["fid"]))
     return 0
 
 
@@ -137,14 +151,12 @@ def main(argv=None) -> int:
     import pytorch_fid
     from ganjax.metrics import inception as inc
     from ganjax.metrics.frechet import frechet_distance
-    from ganjax.metrics.inception_convert import DEFAULT_RECIPE, convert_state_dict, random_state_dict, save_npz
+    from ganjax.metrics.inception_convert import DEFAULT_RECIPE, random_state_dict
 
     recipe = dict(DEFAULT_RECIPE, seed=args.seed)
     state_dict = random_state_dict(**recipe)
     model = build_pytorch_fid(state_dict)  # a strict load: pytorch-fid's names and shapes are these
-    with tempfile.TemporaryDirectory() as tmp:  # through the converter's mapping, the .npz and the loader
-        save_npz(convert_state_dict(state_dict), os.path.join(tmp, "inception_random.npz"))
-        params = inc.load_inception(os.path.join(tmp, "inception_random.npz"))
+    params = ganjax_inception(state_dict)
 
     rng = np.random.default_rng(args.image_seed)
     a = make_images(rng, args.n, args.height, args.width, contrast=1.0, blobs=4)
@@ -165,10 +177,7 @@ def main(argv=None) -> int:
           f"torch {t_torch:.1f} s, jax {t_jax:.1f} s (with compile)")
     print(f"features: mean {ref.mean():.4f}, std over images {ref.std(0).mean():.4f}, max {ref.max():.3f}")
     for name, ours in (("uint8 input", ours_u8), ("[-1,1] float input", ours_f)):
-        e_max, e_img = rel_errors(ours, ref)
-        fid = frechet_distance(ours[:args.n], ours[args.n:])
-        print(f"{name}: max|Δ|/max|ref| {e_max:.2e}, max per-image ‖Δ‖/‖ref‖ {e_img:.2e}; FID ganjax {fid:.6f}, "
-              f"pytorch-fid {fid_ref:.6f}, relative {abs(fid - fid_ref) / abs(fid_ref):.2e}")
+        report(name, ours, ref, args.n, fid_ref)
 
     # The resize alone against F.interpolate, including downsampling (no antialias) and the real 299 case.
     resize_in, resize_out, worst = [], [], 0.0

@@ -77,7 +77,7 @@ def get_config(arg=None):
     if arg.mnist:                     # real MNIST (give --config.data.source): 9 min on a quiet 2-core CPU
         c.train.steps = 3000
         # self-conditioning on 20 k-means clusters: every part of the data generated as often as it is real
-        # (seeds 0/1/2: Fréchet ratio 0.83/0.77/0.91, rarest class 8.05/8.1/7.85 %; without: 1.18 and 5.7 % on
+        # (seeds 0/1/2: Fréchet ratio 0.83/0.885/0.75, rarest class 8.05/7.75/8.35 %; without: 1.18 and 5.7 % on
         # seed 0; docs/quality.md)
         c.model.clusters = 20
         c.train.sample_every = c.train.ckpt_every = 600

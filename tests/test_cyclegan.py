@@ -132,7 +132,7 @@ def _known_batch(recipe):
 
 
 def test_identity_generators_give_zero_cycle_and_known_identity_terms():
-    # the reference's λ_A and identity weight (:runlocal: 1 and 1)
+    # the reference's λ_A and identity weight (:runlocal: 10 and 1)
     recipe = recipes.build(tiny_config(("loss.lambda_A", 10.0), ("loss.lambda_identity", 0.5), *PLAIN))
     state = recipe.init_state(0)
     batch, hp = _known_batch(recipe), state.hp
@@ -262,7 +262,7 @@ def test_cycle_noise_reaches_only_the_cycle():
     assert float(jnp.abs(out["rec_B"] - 1).max()) == 0.0  # cycle_noise_B = 0: B -> A -> B is untouched
     quiet = recipe.generate(IdentityG(), batch, {**state.hp, "cycle_noise_A": jnp.float32(0.0)})
     assert float(jnp.abs(quiet["rec_A"]).max()) == 0.0  # the std is the hp's (sweeps stack it)
-    assert recipes.build(tiny_config(*PLAIN)).cycle_noise == (False, False)  # :runlocal's default
+    assert recipes.build(tiny_config()).cycle_noise == (False, False)  # :runlocal's default: no cycle noise
 
 
 def test_histogram_term_compares_each_output_with_its_target_domain():
@@ -282,7 +282,7 @@ def test_histogram_term_compares_each_output_with_its_target_domain():
     _, m_right = recipe.g_loss(run, batch, {**outputs, "fake_B": b[::-1], "fake_A": a[:, ::-1]}, state.hp)
     assert float(m_right["hist_A"]) < 1e-6 and float(m_right["hist_B"]) < 1e-6  # the right levels, any layout
     _, m_off = recipes.build(tiny_config(*PLAIN)).g_loss(run, batch, outputs, state.hp)
-    assert "hist_A" not in m_off  # weight 0 (the default): not in the step
+    assert "hist_A" not in m_off  # weight 0: not in the step
     old = tiny_config(*PLAIN)  # a run configured before the split: one loss.histogram weight for both outputs
     with old.unlocked():
         del old.loss["histogram_A"], old.loss["histogram_B"]
