@@ -54,6 +54,7 @@ def load_run(run_dir: str, step: int | None = None, ema: bool = True) -> Run:
     cfg = load_config(run_dir)
     with reading(run_dir):
         recipe = recipes.build(cfg)
+        recipe.run_dir = run_dir  # files the run keeps beside its checkpoints (run_arrays)
         abstract = jax.eval_shape(recipe.init_state, cfg.seed)
     ckpt_dir = os.path.join(os.path.abspath(os.path.expanduser(run_dir)), "checkpoints")
     if os.path.lexists(ckpt_dir) and not os.path.isdir(ckpt_dir):

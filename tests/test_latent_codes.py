@@ -122,7 +122,8 @@ def test_projection_discriminator_adds_the_class_embedding_times_the_features():
     np.testing.assert_allclose(out[2:], plain[2:], rtol=1e-6)  # zero rows: unchanged
 
 
-def test_a_self_conditioned_run_trains_with_r1_and_samples_each_cluster(tmp_path, capsys):
+def test_a_self_conditioned_run_trains_with_r1_and_samples_each_cluster_and_keeps_its_clusters(tmp_path, capsys,
+                                                                                                monkeypatch):
     run = tmp_path / "sc"
     assert main(tiny_argv(run, "--config.model.clusters=3", "--config.loss.r1_gamma=1")) == 0
     rows = [json.loads(line) for line in open(run / "metrics.jsonl")]
@@ -131,3 +132,25 @@ def test_a_self_conditioned_run_trains_with_r1_and_samples_each_cluster(tmp_path
     assert "code 2) to" in capsys.readouterr().out
     assert main(["sample", str(run), "--n", "8", "--code", "3", "--output", str(tmp_path / "c3.png")]) != 0
     assert "--code must be in 0..2 (the run has 3 codes), got 3" in capsys.readouterr().err
+    # the run folder keeps its clusters: later loads read them, with no k-means (nor scikit-learn) needed
+    with np.load(run / "clusters.npz", allow_pickle=False) as f:
+        kept_labels, kept_shares = f["labels"], f["shares"]
+    from ganjax.inference import load_run
+    fresh_labels, fresh_shares = recipes.build(load_run(str(run)).cfg).cluster_assignment
+    np.testing.assert_array_equal(kept_labels, fresh_labels)
+    np.testing.assert_allclose(kept_shares, fresh_shares)
+    import sklearn.cluster
+
+    def no_kmeans(*a, **k):
+        raise AssertionError("k-means ran although the run folder keeps its clusters")
+    monkeypatch.setattr(sklearn.cluster, "KMeans", no_kmeans)
+    loaded = load_run(str(run))
+    labels, shares = loaded.recipe.cluster_assignment
+    np.testing.assert_array_equal(labels, kept_labels)
+    assert main(["sample", str(run), "--n", "8", "--output", str(tmp_path / "s.png")]) == 0
+    # a damaged file is named in a warning and the clusters are computed again, as they were
+    monkeypatch.undo()
+    (run / "clusters.npz").write_bytes(b"not an npz")
+    with pytest.warns(UserWarning, match="clusters.npz is unreadable"):
+        labels, _ = load_run(str(run)).recipe.cluster_assignment
+    np.testing.assert_array_equal(labels, kept_labels)

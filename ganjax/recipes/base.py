@@ -15,9 +15,15 @@ class Recipe:
     """A GAN = modules on two sides ("g", "d") + loss terms. Subclasses set `modules`, `sides` and hooks."""
     modules: dict
     sides: dict  # {"g": (net names), "d": (net names)}
+    run_dir: str | None = None  # the run folder (set by training and load_run): files of `run_arrays` are read there
 
     def __init__(self, cfg):
         self.cfg = cfg
+
+    def run_arrays(self) -> dict[str, dict[str, np.ndarray]]:
+        """{file name: arrays} that the run folder keeps beside its checkpoints, written once when training
+        starts (e.g. clusters.npz of self-conditioning), so that later loads read them instead of computing."""
+        return {}
 
     # -- hooks with defaults -------------------------------------------------------------------------
     def example_inputs(self) -> dict:

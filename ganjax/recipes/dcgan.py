@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import functools
+import os
+import warnings
+import zipfile
 
 import jax
 import jax.numpy as jnp
@@ -82,12 +85,18 @@ class DCGAN(Recipe):
     def dataset(self):
         return load_dataset(self.cfg.data, self.cfg.model.image_size, self.cfg.model.channels)
 
+    CLUSTERS_FILE = "clusters.npz"
+
     @functools.cached_property
     def cluster_assignment(self) -> tuple[np.ndarray, np.ndarray]:
         """Self-conditioning (model.clusters = K): (each training image's cluster (n,), the clusters' shares (K,))
         by k-means on the pixels (scikit-learn). Seeded by a constant, not the run's seed: the same clusters at
-        every load (resume, sample, eval) and for every seed, so a sweep's members stacked over seeds, which
-        train on one copy of the data, sample their codes with the shares they were trained on."""
+        every load and for every seed, so a sweep's members stacked over seeds, which train on one copy of the
+        data, sample their codes with the shares they were trained on. A run folder keeps them in clusters.npz
+        (run_arrays): resume, sample and eval read that file, whatever scikit-learn version is installed."""
+        kept = self._kept_clusters()
+        if kept is not None:
+            return kept
         from sklearn.cluster import KMeans
 
         x = self.dataset.train
@@ -95,6 +104,33 @@ class DCGAN(Recipe):
             x.reshape(len(x), -1).astype(np.float32) / 255.0)
         labels = km.labels_.astype(np.int32)
         return labels, np.bincount(labels, minlength=self.clusters) / len(labels)
+
+    def _kept_clusters(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The run folder's clusters.npz when it fits this run's data and K; None (k-means runs) otherwise."""
+        if not self.run_dir:
+            return None
+        path = os.path.join(self.run_dir, self.CLUSTERS_FILE)
+        if not os.path.exists(path):
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                labels, shares = f["labels"].astype(np.int32), f["shares"].astype(np.float64)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+            warnings.warn(f"{path} is unreadable ({e}); computing the clusters again")
+            return None
+        n = len(self.dataset.train)
+        if (labels.shape != (n,) or shares.shape != (self.clusters,) or labels.min(initial=0) < 0
+                or labels.max(initial=0) >= self.clusters or not np.isclose(shares.sum(), 1.0)):
+            warnings.warn(f"{path} does not fit this run ({n} training images, model.clusters={self.clusters}); "
+                          f"computing the clusters again")
+            return None
+        return labels, shares
+
+    def run_arrays(self):
+        if not self.clusters:
+            return {}
+        labels, shares = self.cluster_assignment
+        return {self.CLUSTERS_FILE: {"labels": labels, "shares": shares}}
 
     def device_data(self):
         data = {"images": self.dataset.train}

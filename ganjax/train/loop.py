@@ -108,6 +108,7 @@ def _train_and_evaluate(cfg, workdir: str, progress: bool, config_changes: dict 
     wd.check(workdir, cfg)
     mesh = parallel.make_mesh(cfg)
     recipe = recipes.build(cfg)
+    recipe.run_dir = os.path.abspath(os.path.expanduser(workdir))  # a resumed run reads back its run_arrays
     data = parallel.replicate(recipe.device_data(), mesh)  # bad data fails here, before the run folder is touched
     shapes = jax.eval_shape(recipe.init_state, cfg.seed)  # and a model that cannot take the data's shape
     writer = parallel.is_writer()
@@ -134,6 +135,7 @@ def _train_and_evaluate(cfg, workdir: str, progress: bool, config_changes: dict 
     if writer:  # run.json (the report's header) and samples/real.png (real images beside generated ones)
         run_info.start_session(workdir, cfg, step, mesh, config_changes)
         run_info.save_real_grid(workdir, recipe, t.num_sample_grid)
+        run_info.save_run_arrays(workdir, recipe)
     k, fns = chunk_size(cfg), {}
     fixed = parallel.replicate(recipe.fixed_inputs(t.num_sample_grid), mesh)
     visualize = jax.jit(recipe.visualize, out_shardings=parallel.replicated(mesh))

@@ -86,6 +86,21 @@ def start_session(workdir: str, cfg, step: int, mesh=None, config_changes: dict 
     return info
 
 
+def save_run_arrays(workdir: str, recipe) -> list[str]:
+    """The recipe's run_arrays as .npz files in the run folder (no pickle), each written once; the paths
+    written."""
+    from ganjax.atomic import replacing
+
+    written = []
+    for name, arrays in recipe.run_arrays().items():
+        path = os.path.join(workdir, name)
+        if not os.path.exists(path):
+            with replacing(path) as f:
+                np.savez(f, **arrays)
+            written.append(path)
+    return written
+
+
 def save_real_grid(workdir: str, recipe, n: int, nrow: int | None = None, seed: int = 0) -> str | None:
     """samples/real.png: `n` real training images (a fixed random choice), once per run; None for recipes
     whose sample grids already hold the real images (translation: real A, real B)."""
