@@ -21,18 +21,18 @@ from ganjax.config import load_module, parse_arg
 BASE = load_module(os.path.join(os.path.dirname(os.path.abspath(__file__)), "cyclegan.py"))
 
 SEEDS = (0, 1, 2)
-VARIANTS = (  # each over SEEDS; the first is the `:runlocal` config itself (luma cycle, lambda_A 10, identity 1)
+VARIANTS = (  # each over SEEDS; the first is the `:runlocal` config itself (luma cycle, lambda_A 10, identity 0.5)
     {},
     {"loss.lambda_A": 1.0},                                   # a weaker A→B→A cycle (the former :runlocal's)
-    {"loss.lambda_identity": 0.5},                            # the reference's identity weight
+    {"loss.lambda_identity": 1.0},                            # the former :runlocal's identity weight
     {"loss.lambda_identity": 0.0, "optim.g.lr": 1e-3, "optim.d.lr": 1e-3},  # no identity term, half the rate
 )
 
 
 _lr = lambda v: {"optim.g.lr": v, "optim.d.lr": v}
-SCREEN = (  # each over SEEDS, from today's `:runlocal` (luma cycle, histogram_A 3 with memory, 3 800 steps)
-    {}, _lr(1e-3), _lr(4e-3), {"ema.kimg": 4.0}, {"loss.histogram_A": 2.0}, {"loss.histogram_A": 5.0},
-    {"loss.lambda_identity": 0.5}, {"loss.lambda_A": 3.0},
+SCREEN = (  # each over SEEDS, from today's `:runlocal` (luma cycle, histogram_A 3 with memory, 3 800 steps, no EMA)
+    {}, _lr(1e-3), _lr(4e-3), {"ema.kimg": 4.0, "ema.rampup": 0.0}, {"loss.histogram_A": 2.0},
+    {"loss.histogram_A": 5.0}, {"loss.lambda_identity": 0.25}, {"loss.lambda_A": 3.0},
     {"loss.cycle_noise_A": 0.1},  # noise switched on: a second program
     {"loss.histogram_memory": 0.95},  # structural (not in state.hp): a third
 )
