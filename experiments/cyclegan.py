@@ -109,7 +109,7 @@ def get_config(arg=None):
         # tone is a tone curve; batch norm in D keeps them across the batch: 25.29 -> 26.10 dB over 3 seeds
         c.model.norm_d = "batch"
         # identity: the reference's 0.5. G_A(B) = B pulls G_A's curve towards no tone at all (tone(b) is brighter
-        # than b); with the histogram term holding the levels, 1 only darkened the output (3-seed mean 30.71 dB)
+        # than b); with the histogram term holding the levels, 1 left the output 3.5-5.7 levels too dark (30.71 dB)
         # 3 800 steps: its CPU time and 3 seeds are in docs/quality.md
         c.train.steps = 3800
         # no EMA: the learning rate falls linearly to 0 over the second half, so the last weights are already the
