@@ -41,6 +41,18 @@ def replacing(path: str):
         raise
 
 
+def save_arrays(path: str, arrays: dict, compressed: bool = False) -> str:
+    """Save named numpy arrays as an .npz file atomically (no pickle: object arrays are refused)."""
+    import numpy as np
+
+    arrays = {k: np.asarray(v) for k, v in arrays.items()}
+    if any(a.dtype == object for a in arrays.values()):
+        raise ValueError(f"{path}: object arrays would need pickle")
+    with replacing(path) as f:
+        (np.savez_compressed if compressed else np.savez)(f, **arrays)
+    return path
+
+
 def save_image(image, path: str, format: str | None = None) -> str:
     """Save a PIL image atomically; the format comes from `path`'s suffix unless given."""
     from PIL import Image

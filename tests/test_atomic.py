@@ -48,3 +48,19 @@ def test_format_follows_the_suffix_and_permissions_follow_the_umask(tmp_path):
     mask = os.umask(0o022)
     os.umask(mask)
     assert os.stat(tmp_path / "x.jpg").st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_save_arrays_round_trips_without_pickle_and_refuses_objects(tmp_path):
+    path = str(tmp_path / "a.npz")
+    atomic.save_arrays(path, {"labels": np.array([2, 0, 1], np.int32), "shares": np.array([0.5, 0.5])})
+    with np.load(path, allow_pickle=False) as f:
+        np.testing.assert_array_equal(f["labels"], [2, 0, 1])
+        assert f["labels"].dtype == np.int32 and f["shares"].tolist() == [0.5, 0.5]
+    atomic.save_arrays(path, {"images": np.zeros((2, 3), np.uint8)}, compressed=True)  # replaces the file
+    with np.load(path, allow_pickle=False) as f:
+        assert list(f.keys()) == ["images"] and f["images"].shape == (2, 3)
+    with pytest.raises(ValueError, match="object arrays would need pickle"):
+        atomic.save_arrays(path, {"x": np.array([{"a": 1}], dtype=object)})
+    with np.load(path, allow_pickle=False) as f:  # the earlier file is untouched
+        assert list(f.keys()) == ["images"]
+    assert sorted(os.listdir(tmp_path)) == ["a.npz"]

@@ -132,7 +132,7 @@ def _known_batch(recipe):
 
 
 def test_identity_generators_give_zero_cycle_and_known_identity_terms():
-    # the reference's λ_A and identity weight (:runlocal: 10 and 1)
+    # the reference's λ_A and identity weight (:runlocal's too: 10 and 0.5)
     recipe = recipes.build(tiny_config(("loss.lambda_A", 10.0), ("loss.lambda_identity", 0.5), *PLAIN))
     state = recipe.init_state(0)
     batch, hp = _known_batch(recipe), state.hp

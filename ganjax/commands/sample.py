@@ -34,8 +34,7 @@ def run(args, overrides) -> None:
 def sample_to(run: str, n: int, output: str, step: int | None = None, seed: int = 0, ema: bool = True,
               code: int | None = None) -> tuple[str, str]:
     """Write the samples; returns (the path written, "EMA" or "raw": the generator used)."""
-    import numpy as np
-
+    from ganjax.atomic import save_arrays
     from ganjax.data import to_uint8
     from ganjax.errors import UsageError
     from ganjax.inference import generate, load_run
@@ -54,9 +53,7 @@ def sample_to(run: str, n: int, output: str, step: int | None = None, seed: int 
     if ext:  # one file: the array, or all samples as one grid image
         os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
         if ext == ".npz":
-            tmp = output + ".tmp.npz"
-            np.savez_compressed(tmp, images=images)
-            os.replace(tmp, output)
+            save_arrays(output, {"images": images}, compressed=True)
         else:
             save_grid(images, output)
         return output, opened.generator

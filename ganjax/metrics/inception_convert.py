@@ -18,6 +18,7 @@ from typing import Mapping
 
 import numpy as np
 
+from ganjax.atomic import save_arrays
 from ganjax.errors import UsageError
 from ganjax.metrics.inception import CONVERT_COMMAND, WEIGHTS_FILE, WEIGHTS_URL, param_shapes
 
@@ -104,10 +105,8 @@ def random_state_dict(seed: int = 0, conv_gain: float = DEFAULT_RECIPE["conv_gai
 
 
 def save_npz(params_flat: Mapping[str, np.ndarray], out_path: str) -> None:
-    """Write atomically (a temporary file, then rename)."""
-    tmp = out_path + ".tmp.npz"
-    np.savez(tmp, **{k: np.asarray(v, np.float32) for k, v in params_flat.items()})
-    os.replace(tmp, out_path)
+    """Write atomically (a temporary file, then rename), as float32."""
+    save_arrays(out_path, {k: np.asarray(v, np.float32) for k, v in params_flat.items()})
 
 
 def load_torch_state_dict(path: str) -> dict:

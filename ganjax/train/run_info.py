@@ -86,19 +86,14 @@ def start_session(workdir: str, cfg, step: int, mesh=None, config_changes: dict 
     return info
 
 
-def save_run_arrays(workdir: str, recipe) -> list[str]:
-    """The recipe's run_arrays as .npz files in the run folder (no pickle), each written once; the paths
-    written."""
-    from ganjax.atomic import replacing
+def save_run_arrays(workdir: str, recipe) -> None:
+    """The recipe's run_arrays as .npz files in the run folder (no pickle), each written once."""
+    from ganjax.atomic import save_arrays
 
-    written = []
     for name, arrays in recipe.run_arrays().items():
         path = os.path.join(workdir, name)
         if not os.path.exists(path):
-            with replacing(path) as f:
-                np.savez(f, **arrays)
-            written.append(path)
-    return written
+            save_arrays(path, arrays)
 
 
 def save_real_grid(workdir: str, recipe, n: int, nrow: int | None = None, seed: int = 0) -> str | None:
