@@ -94,19 +94,18 @@ class DCGAN(Recipe):
         every load and for every seed, so a sweep's members stacked over seeds, which train on one copy of the
         data, sample their codes with the shares they were trained on. A run folder keeps them in clusters.npz
         (run_arrays): resume, sample and eval read that file, whatever scikit-learn version is installed."""
-        kept = self._kept_clusters()
-        if kept is not None:
-            return kept
-        from sklearn.cluster import KMeans
+        labels = self._kept_clusters()
+        if labels is None:
+            from sklearn.cluster import KMeans
 
-        x = self.dataset.train
-        km = KMeans(self.clusters, n_init=3, random_state=0).fit(
-            x.reshape(len(x), -1).astype(np.float32) / 255.0)
-        labels = km.labels_.astype(np.int32)
+            x = self.dataset.train
+            labels = KMeans(self.clusters, n_init=3, random_state=0).fit(
+                x.reshape(len(x), -1).astype(np.float32) / 255.0).labels_.astype(np.int32)
         return labels, np.bincount(labels, minlength=self.clusters) / len(labels)
 
-    def _kept_clusters(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """The run folder's clusters.npz when it fits this run's data and K; None (k-means runs) otherwise."""
+    def _kept_clusters(self) -> np.ndarray | None:
+        """The clusters in the run folder's clusters.npz when they fit this run's data and K; None (k-means runs)
+        otherwise."""
         if not self.run_dir:
             return None
         path = os.path.join(self.run_dir, self.CLUSTERS_FILE)
@@ -114,23 +113,19 @@ class DCGAN(Recipe):
             return None
         try:
             with np.load(path, allow_pickle=False) as f:
-                labels, shares = f["labels"].astype(np.int32), f["shares"].astype(np.float64)
+                labels = f["labels"].astype(np.int32)
         except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
             warnings.warn(f"{path} is unreadable ({e}); computing the clusters again")
             return None
         n = len(self.dataset.train)
-        if (labels.shape != (n,) or shares.shape != (self.clusters,) or labels.min(initial=0) < 0
-                or labels.max(initial=0) >= self.clusters or not np.isclose(shares.sum(), 1.0)):
+        if labels.shape != (n,) or labels.min(initial=0) < 0 or labels.max(initial=0) >= self.clusters:
             warnings.warn(f"{path} does not fit this run ({n} training images, model.clusters={self.clusters}); "
                           f"computing the clusters again")
             return None
-        return labels, shares
+        return labels
 
     def run_arrays(self):
-        if not self.clusters:
-            return {}
-        labels, shares = self.cluster_assignment
-        return {self.CLUSTERS_FILE: {"labels": labels, "shares": shares}}
+        return {self.CLUSTERS_FILE: {"labels": self.cluster_assignment[0]}} if self.clusters else {}
 
     def device_data(self):
         data = {"images": self.dataset.train}
